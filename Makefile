@@ -1,0 +1,28 @@
+# Two entry points for a newcomer: `make demo` (set up, then run the main job on the sample photo)
+# and `make test` (set up, then pass the tests). Both create .venv in the repository root.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The CPU build of torch; a GPU machine overrides this (make TORCH_SPEC='torch==2.13.0' ...).
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: setup demo test clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet '$(TORCH_SPEC)'
+	$(BIN)/pip install --quiet -e '.[backend,dev]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+demo: setup
+	$(BIN)/promptface-backend generate --sample astronaut "happy" "a delighted surprise" \
+		"70% happy + 30% surprised" "angry" --out demo/astronaut --overwrite --diagnostics
+
+test: setup
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) demo

@@ -1,0 +1,17 @@
+"""The one error type a user sees: its message names the problem and what to do about it."""
+
+
+class PromptFaceError(Exception):
+    """An error caused by input or configuration that the user can fix."""
+
+
+class ExpressionSetError(PromptFaceError):
+    """An expression set on disk is missing a file, malformed, or of an unknown version."""
+
+
+class PromptError(PromptFaceError):
+    """A prompt (expression text, mixture or action units) cannot be understood."""
+
+
+class ScheduleError(PromptFaceError):
+    """A timeline schedule cannot be parsed or refers to something unknown."""
