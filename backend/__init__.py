@@ -1,0 +1,1 @@
+"""PromptFace compute side: engines, pipeline and commands. Never imports bpy."""

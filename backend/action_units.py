@@ -1,0 +1,223 @@
+"""Action-unit model: smooth displacement fields on the 468-landmark topology, and EMFACS emotion prototypes.
+
+Each action unit moves a few control landmarks by offsets given in face-width units in the face frame
+(x towards the subject's left = the image's right, y up, z towards the camera). The motion spreads to
+the rest of the face with a Gaussian falloff of the geodesic distance over the mesh, so it does not jump
+across the open mouth or eyes (the lower lip moves without dragging the upper one). Fields are scaled
+to the subject by building them on the subject's own neutral mesh.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from addon.core.vocabulary import ACTION_UNITS, EMOTIONS, LATERAL_ACTION_UNITS
+from backend.face_topology import LANDMARK_COUNT
+
+# Landmark groups, as (subject's right = image left, subject's left = image right).
+INNER_BROW = ([107, 55, 66, 65], [336, 285, 296, 295])
+OUTER_BROW = ([70, 46, 63, 53], [300, 276, 293, 283])
+UPPER_LID = ([246, 161, 160, 159, 158, 157, 173], [466, 388, 387, 386, 385, 384, 398])
+LOWER_LID = ([7, 163, 144, 145, 153, 154, 155], [249, 390, 373, 374, 380, 381, 382])
+CHEEK = ([50, 101, 118, 117, 123, 36, 205], [280, 330, 347, 346, 352, 266, 425])
+NOSE_WING = ([129, 98, 64, 102, 48], [358, 327, 294, 331, 278])
+LIP_CORNER = ([61], [291])
+UPPER_LIP_OUTER = ([0, 37, 39, 40], [0, 267, 269, 270])
+UPPER_LIP_INNER = ([13, 82, 81, 80], [13, 312, 311, 310])
+LOWER_LIP_INNER = ([14, 87, 178, 88], [14, 317, 402, 318])
+LOWER_LIP_OUTER = ([17, 84, 181, 91], [17, 314, 405, 321])
+CHIN = [152, 175, 199, 200, 18, 148, 377, 176, 400]
+JAW_LOWER = ([150, 136], [379, 365])
+JAW_ANGLE = ([172], [397])
+GLABELLA = [9, 8]
+# Landmarks that define the face frame.
+FACE_RIGHT_SIDE, FACE_LEFT_SIDE, FOREHEAD_TOP, CHIN_BOTTOM = 234, 454, 10, 152
+# Width (face-width units) of the blend between the two halves for one-sided variants.
+SIDE_BLEND_WIDTH = 0.04
+
+
+@dataclass(frozen=True)
+class Control:
+    """Control landmarks and how they move: a fixed offset (face widths, face frame, written for the
+    subject's left side and mirrored in x for the right) or a fraction of the way to `towards`."""
+    landmarks: tuple[int, ...]
+    offset: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    towards: tuple[int, ...] = ()
+    fraction: float = 0.0
+
+
+@dataclass(frozen=True)
+class ActionUnitSpec:
+    controls: tuple[Control, ...]
+    radius: float  # Gaussian sigma of the geodesic falloff, face-width units
+
+
+def _pair(groups, offset, *, mirror_x=True) -> tuple[Control, Control]:
+    """Controls for both sides; offset is for the subject's left (+x), mirrored for the right."""
+    right_ids, left_ids = groups
+    dx, dy, dz = offset
+    return (Control(tuple(right_ids), (-dx if mirror_x else dx, dy, dz)), Control(tuple(left_ids), (dx, dy, dz)))
+
+
+def _centre(ids, offset) -> Control:
+    return Control(tuple(ids), offset)
+
+
+def _close_lids(fraction: float) -> tuple[Control, ...]:
+    return tuple(Control((upper,), towards=(lower,), fraction=fraction)
+                 for side in (0, 1) for upper, lower in zip(UPPER_LID[side], LOWER_LID[side]))
+
+
+def _jaw(scale: float) -> tuple[Control, ...]:
+    return (*_pair(LOWER_LIP_INNER, (0.0, -0.075 * scale, -0.010 * scale)),
+            *_pair(LOWER_LIP_OUTER, (0.0, -0.080 * scale, -0.010 * scale)),
+            _centre(CHIN, (0.0, -0.090 * scale, -0.015 * scale)),
+            *_pair(JAW_LOWER, (0.0, -0.050 * scale, -0.010 * scale)),
+            *_pair(JAW_ANGLE, (0.0, -0.020 * scale, 0.0)),
+            *_pair(LIP_CORNER, (-0.004 * scale, -0.030 * scale, 0.0)))
+
+
+ACTION_UNIT_SPECS: dict[str, ActionUnitSpec] = {
+    "AU1": ActionUnitSpec(_pair(INNER_BROW, (0.0, 0.045, 0.0)), radius=0.07),
+    "AU2": ActionUnitSpec(_pair(OUTER_BROW, (0.005, 0.045, 0.0)), radius=0.07),
+    "AU4": ActionUnitSpec((*_pair(INNER_BROW, (-0.035, -0.035, 0.005)), _centre(GLABELLA, (0.0, -0.010, 0.0))),
+                          radius=0.06),
+    "AU5": ActionUnitSpec(_pair(UPPER_LID, (0.0, 0.012, 0.0)), radius=0.025),
+    "AU6": ActionUnitSpec((*_pair(CHEEK, (0.0, 0.025, 0.006)), *_pair(LOWER_LID, (0.0, 0.008, 0.0))), radius=0.07),
+    "AU7": ActionUnitSpec((*_pair(LOWER_LID, (0.0, 0.012, 0.0)), *_pair(UPPER_LID, (0.0, -0.004, 0.0))),
+                          radius=0.025),
+    "AU9": ActionUnitSpec((*_pair(NOSE_WING, (0.0, 0.022, 0.0)), *_pair(UPPER_LIP_OUTER, (0.0, 0.010, 0.0)),
+                           _centre(GLABELLA, (0.0, -0.015, 0.0))), radius=0.05),
+    "AU10": ActionUnitSpec((*_pair(UPPER_LIP_OUTER, (0.0, 0.025, 0.003)), *_pair(UPPER_LIP_INNER, (0.0, 0.022, 0.0))),
+                           radius=0.05),
+    "AU12": ActionUnitSpec(_pair(LIP_CORNER, (0.040, 0.035, -0.010)), radius=0.09),
+    "AU14": ActionUnitSpec(_pair(LIP_CORNER, (0.012, 0.005, -0.015)), radius=0.05),
+    "AU15": ActionUnitSpec(_pair(LIP_CORNER, (0.010, -0.035, 0.0)), radius=0.07),
+    "AU16": ActionUnitSpec((*_pair(LOWER_LIP_OUTER, (0.0, -0.025, 0.005)), *_pair(LOWER_LIP_INNER, (0.0, -0.022, 0.0))),
+                           radius=0.04),
+    "AU17": ActionUnitSpec((_centre(CHIN, (0.0, 0.020, 0.010)), *_pair(LOWER_LIP_OUTER, (0.0, 0.012, 0.008))),
+                           radius=0.06),
+    "AU20": ActionUnitSpec(_pair(LIP_CORNER, (0.040, -0.008, -0.005)), radius=0.08),
+    "AU23": ActionUnitSpec((*_pair(LIP_CORNER, (-0.012, 0.0, 0.004)), *_pair(UPPER_LIP_OUTER, (0.0, -0.006, 0.0)),
+                            *_pair(LOWER_LIP_OUTER, (0.0, 0.006, 0.0))), radius=0.04),
+    "AU25": ActionUnitSpec((*_pair(UPPER_LIP_INNER, (0.0, 0.008, 0.0)), *_pair(LOWER_LIP_INNER, (0.0, -0.018, 0.0))),
+                           radius=0.03),
+    "AU26": ActionUnitSpec(_jaw(1.0), radius=0.08),
+    "AU27": ActionUnitSpec((*_jaw(1.5), *_pair(LIP_CORNER, (-0.020, -0.030, 0.0))), radius=0.08),
+    "AU43": ActionUnitSpec(_close_lids(0.92), radius=0.02),
+}
+
+# EMFACS emotion prototypes as action-unit intensities in [0,1].
+EMOTION_PROTOTYPES: dict[str, dict[str, float]] = {
+    "neutral": {},
+    "happy": {"AU6": 0.7, "AU12": 0.9, "AU25": 0.3},
+    "sad": {"AU1": 0.8, "AU4": 0.5, "AU15": 0.9, "AU17": 0.3},
+    "surprised": {"AU1": 0.9, "AU2": 0.9, "AU5": 0.6, "AU25": 0.5, "AU26": 0.8},
+    "afraid": {"AU1": 0.8, "AU2": 0.6, "AU4": 0.5, "AU5": 0.8, "AU7": 0.3, "AU20": 0.7, "AU25": 0.4, "AU26": 0.4},
+    "angry": {"AU4": 1.0, "AU5": 0.4, "AU7": 0.7, "AU17": 0.3, "AU23": 0.8},
+    "disgusted": {"AU4": 0.3, "AU9": 0.9, "AU10": 0.6, "AU15": 0.4, "AU16": 0.3, "AU17": 0.3},
+    "contemptuous": {"AU12R": 0.5, "AU14R": 0.7},
+}
+assert set(EMOTION_PROTOTYPES) == set(EMOTIONS)
+assert set(ACTION_UNIT_SPECS) == set(ACTION_UNITS)
+
+
+@dataclass(frozen=True)
+class FaceFrame:
+    """An orthonormal frame fixed to the subject's neutral face, in mesh coordinates (metres)."""
+    axes: np.ndarray   # (3,3) rows: x (towards subject's left), y (up), z (out of the face)
+    width: float       # face width, metres
+    midline_x: float   # x coordinate of the face's midline in the face frame, metres
+
+
+def face_frame(landmarks: np.ndarray) -> FaceFrame:
+    """The frame of a (468,3) neutral landmark mesh in metres (+Y up, +Z towards the camera)."""
+    across = landmarks[FACE_LEFT_SIDE] - landmarks[FACE_RIGHT_SIDE]
+    x_axis = across / np.linalg.norm(across)
+    up = landmarks[FOREHEAD_TOP] - landmarks[CHIN_BOTTOM]
+    y_axis = up - up.dot(x_axis) * x_axis
+    y_axis /= np.linalg.norm(y_axis)
+    z_axis = np.cross(x_axis, y_axis)
+    axes = np.stack([x_axis, y_axis, z_axis])
+    midline = 0.5 * (landmarks[FACE_LEFT_SIDE] + landmarks[FACE_RIGHT_SIDE]) @ x_axis
+    return FaceFrame(axes=axes, width=float(np.linalg.norm(across)), midline_x=float(midline))
+
+
+def geodesic_distances(landmarks: np.ndarray, triangles: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """(S,468) shortest distances along the mesh edges from each source landmark to every landmark.
+
+    landmarks: (468,3); triangles: (F,3) over landmark indices (the surface, holes open).
+    """
+    edges = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
+    lengths = np.linalg.norm(landmarks[edges[:, 0]] - landmarks[edges[:, 1]], axis=1)
+    graph = coo_matrix((lengths, (edges[:, 0], edges[:, 1])), shape=(LANDMARK_COUNT, LANDMARK_COUNT)).tocsr()
+    return dijkstra(graph, directed=False, indices=sources)
+
+
+@dataclass(frozen=True)
+class ActionUnitBasis:
+    """Displacement fields of every action unit (and one-sided variant) for one subject."""
+    names: tuple[str, ...]
+    fields: np.ndarray  # (N,468,3) float64 metres, mesh coordinates, at intensity 1
+
+    def displacement(self, intensities: dict[str, float]) -> np.ndarray:
+        """(468,3) metres for {AU name: intensity}; unknown names raise KeyError naming them."""
+        unknown = set(intensities) - set(self.names)
+        if unknown:
+            raise KeyError(f"no field for action units {sorted(unknown)}")
+        index = {name: i for i, name in enumerate(self.names)}
+        total = np.zeros(self.fields.shape[1:])
+        for name, value in intensities.items():
+            total += value * self.fields[index[name]]
+        return total
+
+    def mobility(self) -> np.ndarray:
+        """(468,) in [0,1]: how much any expression can move each landmark (0 = never moves)."""
+        largest = np.linalg.norm(self.fields, axis=2).max(axis=0)
+        return np.clip(largest / (0.1 * largest.max()), 0.0, 1.0)
+
+
+def build_action_unit_basis(landmarks: np.ndarray, triangles: np.ndarray) -> ActionUnitBasis:
+    """Fields for all action units on one subject's neutral (468,3) landmark mesh in metres."""
+    frame = face_frame(landmarks)
+    local = (landmarks @ frame.axes.T) / frame.width  # face frame, face-width units
+    sources = sorted({lm for spec in ACTION_UNIT_SPECS.values() for c in spec.controls for lm in c.landmarks})
+    distances = geodesic_distances(local, triangles, np.array(sources))
+    row_of = {lm: i for i, lm in enumerate(sources)}
+    left_weight = 1.0 / (1.0 + np.exp(-(local[:, 0] - frame.midline_x / frame.width) / SIDE_BLEND_WIDTH))
+    names, fields = [], []
+    for name, spec in ACTION_UNIT_SPECS.items():
+        field_local = _field(spec, local, distances, row_of)
+        field = field_local @ frame.axes * frame.width  # back to mesh coordinates, metres
+        names.append(name)
+        fields.append(field)
+        if name in LATERAL_ACTION_UNITS:
+            names += [f"{name}L", f"{name}R"]
+            fields += [field * left_weight[:, None], field * (1.0 - left_weight[:, None])]
+    return ActionUnitBasis(names=tuple(names), fields=np.stack(fields))
+
+
+def _field(spec: ActionUnitSpec, local: np.ndarray, distances: np.ndarray, row_of: dict[int, int]) -> np.ndarray:
+    """(468,3) face-frame displacement in face widths: normalised Gaussian blend of the control offsets."""
+    weighted = np.zeros_like(local)
+    weight_sum = np.zeros(len(local))
+    for control in spec.controls:
+        for i, landmark in enumerate(control.landmarks):
+            if control.towards:
+                offset = control.fraction * (local[control.towards[i]] - local[landmark])
+            else:
+                offset = np.asarray(control.offset)
+            weight = np.exp(-0.5 * (distances[row_of[landmark]] / spec.radius) ** 2)
+            weighted += weight[:, None] * offset
+            weight_sum += weight
+    return weighted / np.maximum(weight_sum, 1.0)[:, None]
+
+
+def emotion_action_units(emotions: dict[str, float]) -> dict[str, float]:
+    """Mix emotion prototypes: {emotion: weight} → {AU: intensity}, intensities clipped to [0,1]."""
+    mixed: dict[str, float] = {}
+    for emotion, weight in emotions.items():
+        for unit, value in EMOTION_PROTOTYPES[emotion].items():
+            mixed[unit] = mixed.get(unit, 0.0) + weight * value
+    return {unit: float(np.clip(value, 0.0, 1.0)) for unit, value in mixed.items() if value > 0}

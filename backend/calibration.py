@@ -1,0 +1,189 @@
+"""Subject calibration: one neutral photo → face crop, base mesh with UVs, base texture, AU basis.
+
+Done once per subject; every expression reuses it (the identity is locked here).
+"""
+import hashlib
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from addon.core.obj_mesh import Mesh
+from backend.action_units import ActionUnitBasis, FaceFrame, build_action_unit_basis, face_frame
+from backend.face_detection import FaceChoice, FaceFinder, LandmarkDetector, choose_face
+from backend.face_topology import (LANDMARK_COUNT, FaceTopology, backing_positions, face_normals_towards_camera,
+                                   face_topology)
+
+CROP_SIZE = 512
+# Crop side as a multiple of the face's landmark extent: room for hair, ears and an opened jaw.
+CROP_MARGIN = 1.7
+FACE_WIDTH_M = 0.14
+# Where the inner-mouth backing samples the texture: a small dark patch painted in a corner.
+MOUTH_PATCH_UV = (0.02, 0.02)
+MOUTH_PATCH_PX = 12
+MOUTH_COLOUR = (58, 24, 26)
+# Landmarks whose motion no action unit reaches below this mobility anchor the rigid alignment.
+STABLE_MOBILITY = 0.02
+
+
+@dataclass(frozen=True)
+class CropToMesh:
+    """Maps face-crop pixels (x right, y down, z like x with smaller = nearer) to mesh metres (+Y up, +Z out)."""
+    origin_px: np.ndarray  # (3,)
+    metres_per_px: float
+
+    def to_metres(self, pixels: np.ndarray) -> np.ndarray:
+        """(N,3) crop pixels → (N,3) metres."""
+        return (pixels - self.origin_px) * np.array([1.0, -1.0, -1.0]) * self.metres_per_px
+
+    def to_pixels(self, metres: np.ndarray) -> np.ndarray:
+        """(N,3) metres → (N,3) crop pixels."""
+        return metres / self.metres_per_px * np.array([1.0, -1.0, -1.0]) + self.origin_px
+
+
+@dataclass
+class Subject:
+    """Everything calibrated from the neutral photo."""
+    photo_name: str
+    photo_bytes: bytes
+    photo_size: tuple[int, int]            # width, height
+    face: FaceChoice
+    crop_box: tuple[float, float, float]   # x, y, side of the square crop in photo pixels
+    crop: np.ndarray                       # (S,S,3) uint8, the neutral face crop = base texture and editing input
+    landmarks_px: np.ndarray               # (468,3) neutral landmarks in crop pixels
+    crop_to_mesh: CropToMesh
+    topology: FaceTopology
+    frame: FaceFrame
+    base_mesh: Mesh                        # metres; vertices = landmarks then backings
+    action_units: ActionUnitBasis
+    stable_landmarks: np.ndarray           # (K,) indices used for rigid alignment
+    mobility: np.ndarray                   # (468,) 0..1
+    face_region: np.ndarray                # (S,S) bool, inside the face oval in the crop
+    skin_region: np.ndarray                # (S,S) bool, face oval minus eyes, brows and mouth
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.photo_bytes).hexdigest()
+
+    def vertices_from_landmarks(self, landmarks_m: np.ndarray) -> np.ndarray:
+        """(V,3) float32 mesh vertices (landmarks + backings) from (468,3) landmark positions in metres."""
+        return backing_positions(self.topology, landmarks_m, self.frame.axes[2]).astype(np.float32)
+
+
+def calibrate(photo: np.ndarray, photo_name: str, photo_bytes: bytes, finder: FaceFinder,
+              detector: LandmarkDetector, crop_size: int = CROP_SIZE) -> Subject:
+    """Calibrate a subject from its (H,W,3) uint8 neutral photo."""
+    # 1. Find the face, then place a square crop from a first landmark pass.
+    choice = choose_face(finder.find(photo), source=photo_name)
+    rough_box = _square_around(choice.box.centre, 2.0 * max(choice.box.width, choice.box.height))
+    rough_landmarks = detector.landmarks(crop_square(photo, rough_box, crop_size), source=photo_name)
+    crop_box = _crop_from_landmarks(rough_landmarks, rough_box, crop_size)
+    # 2. Landmarks on the final crop: the same framing the edited photos will have.
+    crop = crop_square(photo, crop_box, crop_size)
+    landmarks_px = detector.landmarks(crop, source=photo_name)
+    # 3. Mesh in metres, topology facing the camera, AU fields on the subject's own face.
+    crop_to_mesh = _crop_to_mesh(landmarks_px)
+    landmarks_m = crop_to_mesh.to_metres(landmarks_px)
+    topology = face_normals_towards_camera(face_topology(), landmarks_m)
+    frame = face_frame(landmarks_m)
+    basis = build_action_unit_basis(landmarks_m, topology.landmark_triangles)
+    mobility = basis.mobility()
+    vertices = backing_positions(topology, landmarks_m, frame.axes[2]).astype(np.float32)
+    uvs, face_uvs = base_uvs(topology, landmarks_px, crop_size)
+    base_mesh = Mesh(vertices=vertices, faces=topology.triangles, uvs=uvs, face_uvs=face_uvs)
+    face_region, skin_region = face_regions(topology, landmarks_px, crop_size)
+    notes = [choice.note] if choice.note else []
+    return Subject(photo_name=photo_name, photo_bytes=photo_bytes, photo_size=(photo.shape[1], photo.shape[0]),
+                   face=choice, crop_box=crop_box, crop=crop, landmarks_px=landmarks_px, crop_to_mesh=crop_to_mesh,
+                   topology=topology, frame=frame, base_mesh=base_mesh, action_units=basis,
+                   stable_landmarks=np.flatnonzero(mobility < STABLE_MOBILITY), mobility=mobility,
+                   face_region=face_region, skin_region=skin_region, notes=notes)
+
+
+def crop_square(photo: np.ndarray, box: tuple[float, float, float], size: int) -> np.ndarray:
+    """Resample the square (x, y, side) of a photo to size×size; outside the photo, edges are repeated."""
+    x, y, side = box
+    scale = size / side
+    source = photo
+    if scale < 0.5:  # shrink with area averaging first, so a big photo does not alias
+        factor = 2.0 * scale
+        source = cv2.resize(photo, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        x, y, scale = x * factor, y * factor, scale / factor
+    matrix = np.array([[scale, 0.0, -x * scale], [0.0, scale, -y * scale]])
+    return cv2.warpAffine(source, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _square_around(centre: tuple[float, float], side: float) -> tuple[float, float, float]:
+    return centre[0] - side / 2, centre[1] - side / 2, side
+
+
+def _crop_from_landmarks(landmarks_px: np.ndarray, box: tuple[float, float, float], size: int):
+    """The final crop box (photo pixels) centred on the face's landmarks."""
+    x, y, side = box
+    in_photo = landmarks_px[:, :2] * (side / size) + np.array([x, y])
+    low, high = in_photo.min(axis=0), in_photo.max(axis=0)
+    return _square_around(tuple((low + high) / 2), CROP_MARGIN * float((high - low).max()))
+
+
+def _crop_to_mesh(landmarks_px: np.ndarray) -> CropToMesh:
+    from backend.action_units import FACE_LEFT_SIDE, FACE_RIGHT_SIDE
+    width_px = np.linalg.norm(landmarks_px[FACE_LEFT_SIDE] - landmarks_px[FACE_RIGHT_SIDE])
+    return CropToMesh(origin_px=landmarks_px.mean(axis=0), metres_per_px=FACE_WIDTH_M / width_px)
+
+
+def base_uvs(topology: FaceTopology, landmarks_px: np.ndarray, crop_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-vertex UVs (landmark positions in the crop; eye backings sample the eyes) plus one UV for the
+    mouth patch. Returns uvs (V+1,2) float32 and face_uvs (F,3) int32."""
+    uv = np.zeros((topology.vertex_count + 1, 2))
+    uv[:LANDMARK_COUNT] = np.column_stack([landmarks_px[:, 0], crop_size - landmarks_px[:, 1]]) / crop_size
+    patch = topology.vertex_count
+    uv[patch] = MOUTH_PATCH_UV
+    mouth_vertices = set(topology.mouth_backing_vertices.tolist())
+    for loop, start, (_, _, shrink) in topology.backings():
+        rim = uv[loop]
+        centre = rim.mean(axis=0)
+        uv[start:start + len(loop)] = centre + shrink * (rim - centre)
+        uv[start + len(loop)] = centre
+    uv[sorted(mouth_vertices)] = MOUTH_PATCH_UV
+    face_uvs = topology.triangles.copy()
+    mouth_rows = np.isin(face_uvs, list(mouth_vertices)).any(axis=1)
+    face_uvs[mouth_rows] = patch
+    return uv.astype(np.float32), face_uvs.astype(np.int32)
+
+
+def paint_mouth_patch(texture: np.ndarray) -> np.ndarray:
+    """The texture with the inner-mouth colour painted where the mouth backing samples it."""
+    size = texture.shape[0]
+    u, v = MOUTH_PATCH_UV
+    cx, cy = round(u * size), round((1 - v) * size)
+    half = MOUTH_PATCH_PX // 2
+    painted = texture.copy()
+    painted[max(cy - half, 0):cy + half, max(cx - half, 0):cx + half] = MOUTH_COLOUR
+    return painted
+
+
+def face_regions(topology: FaceTopology, landmarks_px: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(S,S) bool masks in crop pixels: inside the face oval; and skin = oval minus eyes, brows, mouth."""
+    face = polygon_mask(landmarks_px[topology.outer_loop, :2], size)
+    holes = np.zeros_like(face)
+    for loop in (topology.mouth_loop, *topology.eye_loops):
+        holes |= polygon_mask(_grown(landmarks_px[loop, :2], 1.6), size)
+    from backend.action_units import INNER_BROW, OUTER_BROW
+    for side in (0, 1):
+        brow = landmarks_px[INNER_BROW[side] + OUTER_BROW[side], :2]
+        holes |= polygon_mask(_grown(brow[cv2.convexHull(brow.astype(np.float32), returnPoints=False)[:, 0]], 1.3),
+                              size)
+    return face, face & ~holes
+
+
+def polygon_mask(points: np.ndarray, size: int) -> np.ndarray:
+    """(size,size) bool, True inside the polygon given by (N,2) pixel points."""
+    mask = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(mask, [np.round(points * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+    return mask.astype(bool)
+
+
+def _grown(points: np.ndarray, factor: float) -> np.ndarray:
+    centre = points.mean(axis=0)
+    return centre + factor * (points - centre)

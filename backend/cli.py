@@ -1,0 +1,127 @@
+"""`promptface-backend`: the compute side's commands (generate, bench; serve and train arrive with their issues)."""
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from addon.core.errors import PromptFaceError
+
+SAMPLES = ("astronaut",)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.run(args)
+    except PromptFaceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="promptface-backend", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser("generate", help="photo + prompts → an expression set folder")
+    generate.add_argument("inputs", nargs="+", metavar="PHOTO PROMPT",
+                          help="the neutral photo, then one or more prompts (with --sample: prompts only)")
+    generate.add_argument("--sample", choices=SAMPLES, help="use a built-in sample photo instead of a file")
+    generate.add_argument("--out", required=True, type=Path, help="folder to write the expression set to")
+    generate.add_argument("--editor", default="warp", help="expression editor (default: warp, CPU)")
+    generate.add_argument("--reconstructor", default="landmarks", help="3D reconstructor (default: landmarks, CPU)")
+    generate.add_argument("--skin-tone-strength", type=float, default=1.0, help="0..1, default 1")
+    generate.add_argument("--no-enhance", action="store_true", help="skip the texture sharpening step")
+    generate.add_argument("--diagnostics", action="store_true",
+                          help="also write skin masks, difference heat maps and a contact sheet")
+    generate.add_argument("--objs", action="store_true", help="also write one OBJ per expression")
+    generate.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    generate.add_argument("--json", action="store_true", help="print a JSON summary instead of a table")
+    generate.add_argument("--quiet", action="store_true", help="no progress lines")
+    generate.set_defaults(run=_generate)
+
+    bench = commands.add_parser("bench", help="benchmarks (they print ratios and times, never pass/fail)")
+    bench.add_argument("target", choices=("cpu",), help="cpu: per-stage times of the CPU engine")
+    bench.add_argument("--runs", type=int, default=5, help="runs per measurement (median reported)")
+    bench.add_argument("--sample", choices=SAMPLES, default="astronaut")
+    bench.set_defaults(run=_bench)
+    return parser
+
+
+def sample_photo(name: str) -> tuple[bytes, str]:
+    """A built-in sample (public domain, shipped with scikit-image) as PNG bytes and a file name."""
+    from skimage import data
+
+    from backend.photo_io import encode_png_bytes
+    if name not in SAMPLES:
+        raise PromptFaceError(f"unknown sample '{name}'; choose one of: {', '.join(SAMPLES)}")
+    return encode_png_bytes(data.astronaut()), f"{name}.png"
+
+
+def _generate(args) -> int:
+    from backend.pipeline import Engines, PipelineOptions, check_engines, check_prompts, generate
+
+    if args.sample:
+        photo_bytes, photo_name = sample_photo(args.sample)
+        prompts = args.inputs
+    else:
+        if len(args.inputs) < 2:
+            raise PromptFaceError("give a photo and at least one prompt, e.g. "
+                                  "`promptface-backend generate face.jpg happy --out out/`")
+        photo_path = Path(args.inputs[0])
+        if not photo_path.is_file():
+            raise PromptFaceError(f"photo '{photo_path}' does not exist or is not a file")
+        photo_bytes, photo_name = photo_path.read_bytes(), photo_path.name
+        prompts = args.inputs[1:]
+    if not 0.0 <= args.skin_tone_strength <= 1.0:
+        raise PromptFaceError(f"--skin-tone-strength {args.skin_tone_strength} is outside 0..1")
+    check_engines(args.editor, args.reconstructor)
+    check_prompts(prompts)
+    options = PipelineOptions(editor=args.editor, reconstructor=args.reconstructor,
+                              skin_tone_strength=args.skin_tone_strength, enhance=not args.no_enhance,
+                              diagnostics=args.diagnostics, write_expression_objs=args.objs)
+    progress = None if args.quiet or args.json else _print_progress
+    engines = Engines.load(args.editor, args.reconstructor)
+    path = generate(photo_bytes, photo_name, prompts, args.out, engines, options, progress=progress,
+                    overwrite=args.overwrite)
+    manifest = json.loads((path / "manifest.json").read_text())
+    if args.json:
+        print(json.dumps(_summary(path, manifest), indent=2))
+    else:
+        _print_summary(path, manifest)
+    return 0
+
+
+def _print_progress(fraction: float, message: str) -> None:
+    print(f"[{round(100 * fraction):3d}%] {message}", file=sys.stderr, flush=True)
+
+
+def _summary(path: Path, manifest: dict) -> dict:
+    return {"expression_set": str(path), "expressions": [
+        {"name": e["name"], "prompt": e["prompt"], "metrics": e["metrics"], "warnings": e["warnings"],
+         "seconds": round(sum(e["timings"].values()), 3)} for e in manifest["expressions"]]}
+
+
+def _print_summary(path: Path, manifest: dict) -> None:
+    print(f"expression set: {path}")
+    print(f"{'name':<28} {'identity':>8} {'ssim':>6} {'psnr':>6} {'seconds':>8}")
+    for entry in manifest["expressions"]:
+        metrics = entry["metrics"]
+        cosine = metrics.get("identity_cosine")
+        print(f"{entry['name']:<28} {'-' if cosine is None else f'{cosine:.3f}':>8} {metrics['ssim']:>6.3f} "
+              f"{metrics['psnr']:>6.1f} {sum(entry['timings'].values()):>8.2f}")
+        for warning in entry["warnings"]:
+            print(f"  warning: {warning}")
+
+
+def _bench(args) -> int:
+    from backend.bench import bench_cpu
+    photo_bytes, photo_name = sample_photo(args.sample)
+    bench_cpu(photo_bytes, photo_name, runs=args.runs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

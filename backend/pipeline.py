@@ -1,0 +1,251 @@
+"""The pipeline: one neutral photo + prompts → an expression set on disk (DESIGN.md "The pipeline").
+
+`Engines` holds everything that is loaded once (models, editor, reconstructor) so a server can keep it
+warm; `generate` runs the numbered steps for one subject and a list of prompts.
+"""
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from addon.core.errors import PromptFaceError
+from addon.core.expression_set import ExpressionData, write_expression_set
+from addon.core.prompt_grammar import expression_name, parse_prompt
+from backend.calibration import CROP_SIZE, Subject, calibrate, paint_mouth_patch
+from backend.editors.warp import WarpEditor
+from backend.face_detection import FaceFinder, LandmarkDetector
+from backend.metrics import IdentityEmbedder, image_metrics
+from backend.photo_io import decode_photo
+from backend.reconstructors.landmarks import LandmarkReconstructor
+from backend.skin_tone import difference_heat_map, match_skin_tone
+from backend.text_to_action_units import ExpressionIntent, TextEmotionModel, resolve_prompt
+from backend.texture_steps import change_mask, enhance_texture
+
+MAX_PROMPTS = 32
+EDITORS = ("warp",)
+RECONSTRUCTORS = ("landmarks",)
+# Planned engines that this build does not provide yet: named so the error says so, never a silent fallback.
+PLANNED_ENGINES = {"diffedit": "editor", "deca": "reconstructor"}
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    editor: str = "warp"
+    reconstructor: str = "landmarks"
+    skin_tone_strength: float = 1.0
+    enhance: bool = True
+    diagnostics: bool = False
+    write_expression_objs: bool = False
+    crop_size: int = CROP_SIZE
+
+
+def check_engines(editor: str, reconstructor: str) -> None:
+    """Refuse unknown or unavailable engines with the list of those that exist."""
+    for kind, name, available in (("editor", editor, EDITORS), ("reconstructor", reconstructor, RECONSTRUCTORS)):
+        if name in available:
+            continue
+        if PLANNED_ENGINES.get(name) == kind:
+            raise PromptFaceError(f"the {kind} '{name}' is not available in this build yet; use one of: "
+                                  f"{', '.join(available)}")
+        raise PromptFaceError(f"unknown {kind} '{name}'; choose one of: {', '.join(available)}")
+
+
+@dataclass
+class Engines:
+    """Models loaded once and reused across subjects and prompts."""
+    finder: FaceFinder
+    detector: LandmarkDetector
+    embedder: IdentityEmbedder
+    editor: WarpEditor
+    reconstructor: LandmarkReconstructor
+    load_seconds: dict[str, float] = field(default_factory=dict)
+    _text_model: TextEmotionModel | None = None
+
+    @classmethod
+    def load(cls, editor: str = "warp", reconstructor: str = "landmarks") -> "Engines":
+        check_engines(editor, reconstructor)
+        seconds = {}
+        start = time.perf_counter()
+        finder, detector = FaceFinder(), LandmarkDetector()
+        seconds["face_models"] = time.perf_counter() - start
+        start = time.perf_counter()
+        embedder = IdentityEmbedder()
+        seconds["identity_model"] = time.perf_counter() - start
+        return cls(finder=finder, detector=detector, embedder=embedder, editor=WarpEditor(),
+                   reconstructor=LandmarkReconstructor(detector), load_seconds=seconds)
+
+    def text_model(self) -> TextEmotionModel:
+        """The sentence model, loaded on first use (only free-text prompts need it)."""
+        if self._text_model is None:
+            start = time.perf_counter()
+            self._text_model = TextEmotionModel()
+            self.load_seconds["text_model"] = time.perf_counter() - start
+        return self._text_model
+
+
+@dataclass
+class GeneratedExpression:
+    data: ExpressionData
+    diagnostics: dict[str, np.ndarray]
+
+
+def check_prompts(prompts: list[str]) -> None:
+    """Every prompt must parse before any work starts."""
+    if not prompts:
+        raise PromptFaceError("no prompts given; add at least one expression such as 'happy'")
+    if len(prompts) > MAX_PROMPTS:
+        raise PromptFaceError(f"{len(prompts)} prompts in one run; the limit is {MAX_PROMPTS}, split the list")
+    for prompt in prompts:
+        parse_prompt(prompt)
+
+
+def generate(photo_bytes: bytes, photo_name: str, prompts: list[str], out_dir: str | Path, engines: Engines,
+             options: PipelineOptions = PipelineOptions(), progress: Progress | None = None,
+             overwrite: bool = False) -> Path:
+    """Run the pipeline and write the expression set to out_dir (atomically). Returns its path."""
+    report = progress or (lambda fraction, message: None)
+    # 1. Check everything before any work.
+    check_engines(options.editor, options.reconstructor)
+    check_prompts(prompts)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not overwrite:
+        raise PromptFaceError(f"'{out_dir}' already exists; choose another --out or pass --overwrite")
+    steps = len(prompts) + 2
+    if any(parse_prompt(prompt).kind == "free_text" for prompt in prompts):
+        report(0.0, "loading the text model for free-text prompts")
+        engines.text_model()
+    # 2. Calibrate the subject once.
+    report(0.0, "calibrating the neutral photo")
+    start = time.perf_counter()
+    photo = decode_photo(photo_bytes, source=photo_name)
+    subject = calibrate(photo, photo_name, photo_bytes, engines.finder, engines.detector, options.crop_size)
+    calibration_seconds = time.perf_counter() - start
+    base_texture = paint_mouth_patch(subject.crop)
+    neutral_embedding = engines.embedder.embed(subject.crop)
+    if neutral_embedding is None:
+        subject.notes.append("the identity model found no face in the neutral crop; identity cosine not measured")
+    results = [_neutral_expression(subject, base_texture, engines, neutral_embedding, options)]
+    results[0].data.timings["calibration"] = round(calibration_seconds, 4)
+    # 3. One expression per prompt.
+    taken = {"neutral", "base"}
+    for index, prompt in enumerate(prompts, start=1):
+        name = expression_name(prompt, taken)
+        taken.add(name)
+        report(index / steps, f"[{index}/{len(prompts)}] {name}: {prompt}")
+        results.append(_expression(subject, base_texture, name, prompt, engines, neutral_embedding, options))
+    # 4. Write the set.
+    report((steps - 1) / steps, f"writing the expression set to {out_dir}")
+    path = _write(subject, results, out_dir, options, engines, overwrite)
+    report(1.0, "done")
+    return path
+
+
+def _neutral_expression(subject: Subject, base_texture: np.ndarray, engines: Engines, neutral_embedding,
+                        options: PipelineOptions) -> GeneratedExpression:
+    texture = enhance_texture(base_texture, subject.face_region) if options.enhance else base_texture
+    metrics = image_metrics(engines.embedder, subject.crop, subject.crop, neutral_embedding)
+    data = ExpressionData(
+        name="neutral", prompt="neutral", full_prompt="the neutral photo, unedited",
+        vertices=subject.base_mesh.vertices, texture=texture,
+        mask=np.zeros(texture.shape[:2], np.uint8), edited=subject.crop, action_units={}, weights={},
+        metrics={"identity_cosine": metrics.identity_cosine, "ssim": metrics.ssim, "psnr": metrics.psnr},
+        warnings=list(subject.notes))
+    return GeneratedExpression(data=data, diagnostics={})
+
+
+def _expression(subject: Subject, base_texture: np.ndarray, name: str, prompt: str, engines: Engines,
+                neutral_embedding, options: PipelineOptions) -> GeneratedExpression:
+    timings: dict[str, float] = {}
+
+    def timed(stage, function, *args, **kwargs):
+        start = time.perf_counter()
+        value = function(*args, **kwargs)
+        timings[stage] = round(time.perf_counter() - start, 4)
+        return value
+
+    # 4. Prompt → action units.
+    intent: ExpressionIntent = timed("prompt", resolve_prompt, prompt, engines.text_model)
+    # 5. Edit the photo.
+    edited_raw = timed("edit", engines.editor.edit, subject, intent.action_units).image
+    # 6. Skin tone back to the neutral's.
+    skin = timed("skin_tone", match_skin_tone, subject.crop, edited_raw, subject.skin_region, subject.skin_region,
+                 strength=options.skin_tone_strength)
+    edited = skin.image
+    # 7. Reconstruct with the identity locked, texture in the base UV layout.
+    reconstruction = timed("reconstruct", engines.reconstructor.reconstruct, subject, edited, source=f"'{name}'")
+    # 8. Enhance, change mask.
+    start = time.perf_counter()
+    mask = change_mask(reconstruction.texture, base_texture, subject.face_region)
+    texture = (enhance_texture(reconstruction.texture, subject.face_region) if options.enhance
+               else reconstruction.texture)
+    timings["texture"] = round(time.perf_counter() - start, 4)
+    # 9. Metrics against the neutral photo (identity before and after skin-tone matching).
+    start = time.perf_counter()
+    before = engines.embedder.embed(edited_raw)
+    after = image_metrics(engines.embedder, subject.crop, edited, neutral_embedding)
+    timings["metrics"] = round(time.perf_counter() - start, 4)
+    cosine_before = (None if before is None or neutral_embedding is None
+                     else IdentityEmbedder.cosine(neutral_embedding, before))
+    metrics = {"identity_cosine": after.identity_cosine, "identity_cosine_before_skin_tone": cosine_before,
+               "ssim": after.ssim, "psnr": after.psnr, "alignment_error": reconstruction.alignment_error}
+    warnings = list(intent.warnings)
+    if skin.warning:
+        warnings.append(skin.warning)
+    data = ExpressionData(
+        name=name, prompt=prompt, full_prompt=_full_prompt(intent), vertices=reconstruction.vertices,
+        texture=texture, mask=mask, edited=edited, action_units=intent.action_units, weights=intent.emotions,
+        metrics=metrics, timings=timings, warnings=warnings)
+    diagnostics = {"skin_mask": np.round(255 * skin.blend_mask).astype(np.uint8),
+                   "skin_difference": difference_heat_map(skin.difference),
+                   "edited_before_skin_tone": edited_raw} if options.diagnostics else {}
+    return GeneratedExpression(data=data, diagnostics=diagnostics)
+
+
+def _full_prompt(intent: ExpressionIntent) -> str:
+    """What the editor was actually asked for (the warp editor sees action units)."""
+    units = " ".join(f"{unit}:{value:.2f}" for unit, value in sorted(intent.action_units.items(),
+                                                                      key=lambda item: int(item[0][2:].rstrip("LR"))))
+    return units or "neutral (no action units)"
+
+
+def _write(subject: Subject, results: list[GeneratedExpression], out_dir: Path, options: PipelineOptions,
+           loaded: Engines, overwrite: bool) -> Path:
+    suffix = Path(subject.photo_name).suffix.lower() or ".png"
+    photo_file = "subject" + (suffix if suffix in (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff") else "")
+    extra_files = {}
+    if options.diagnostics:
+        for result in results:
+            for kind, image in result.diagnostics.items():
+                extra_files[f"diagnostics/{result.data.name}.{kind}.png"] = _png(image)
+        extra_files["diagnostics/contact_sheet.png"] = _png(contact_sheet([r.data.edited for r in results]))
+    subject_record = {"size": list(subject.photo_size), "face_box": subject.face.box.as_list(),
+                      "faces_found": subject.face.faces_found,
+                      "crop_box": [round(v, 2) for v in subject.crop_box], "notes": subject.notes}
+    engines = {"editor": {"name": loaded.editor.name, "version": loaded.editor.version,
+                          "settings": loaded.editor.settings()},
+               "reconstructor": {"name": loaded.reconstructor.name, "version": loaded.reconstructor.version,
+                                 "settings": loaded.reconstructor.settings()},
+               "skin_tone": {"strength": options.skin_tone_strength}, "enhance": options.enhance}
+    return write_expression_set(
+        out_dir, subject=subject_record, subject_photo=(photo_file, subject.photo_bytes), engines=engines,
+        base_mesh=subject.base_mesh, base_texture=results[0].data.texture,
+        expressions=[r.data for r in results], extra_files=extra_files,
+        write_expression_objs=options.write_expression_objs, overwrite=overwrite)
+
+
+def contact_sheet(images: list[np.ndarray], tile: int = 256) -> np.ndarray:
+    """(tile, n·tile, 3) uint8: the images side by side."""
+    return np.concatenate([cv2.resize(image, (tile, tile), interpolation=cv2.INTER_AREA) for image in images], axis=1)
+
+
+def _png(image: np.ndarray) -> bytes:
+    converted = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
+    ok, encoded = cv2.imencode(".png", converted)
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    return encoded.tobytes()

@@ -1,0 +1,67 @@
+"""The `landmarks` reconstructor (CPU): MediaPipe landmarks of the edited photo, rigidly aligned to the neutral,
+expression deltas only → vertices in the base topology; the edited photo unwarped into the base UV layout."""
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from backend.calibration import Subject, paint_mouth_patch
+from backend.face_detection import LandmarkDetector
+from backend.piecewise_warp import border_anchors, warp_piecewise_affine
+from backend.rigid_alignment import fit_similarity
+
+NAME = "landmarks"
+VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    vertices: np.ndarray          # (V,3) float32 metres, base topology
+    texture: np.ndarray           # (T,T,3) uint8 in the base UV layout
+    landmarks_px: np.ndarray      # (468,3) landmarks found in the edited photo, its pixels
+    alignment_error: float        # RMS distance of the stable landmarks after alignment, in face widths
+
+
+class LandmarkReconstructor:
+    name = NAME
+    version = VERSION
+
+    def __init__(self, detector: LandmarkDetector):
+        self._detector = detector
+
+    def settings(self) -> dict:
+        return {}
+
+    def reconstruct(self, subject: Subject, edited: np.ndarray, source: str = "the edited photo") -> Reconstruction:
+        size = subject.crop.shape[0]
+        if edited.shape[:2] != (size, size):
+            edited = cv2.resize(edited, (size, size), interpolation=cv2.INTER_AREA)
+        # 1. Landmarks of the edited photo, aligned onto the neutral on points no expression moves.
+        found = self._detector.landmarks(edited, source=source)
+        stable = subject.stable_landmarks
+        alignment = fit_similarity(found[stable], subject.landmarks_px[stable])
+        aligned = alignment.apply(found)
+        residual = np.sqrt(((aligned[stable] - subject.landmarks_px[stable]) ** 2).sum(axis=1).mean())
+        # 2. Identity lock: keep the neutral's shape, add only deltas where expressions can move the face.
+        deltas = (aligned - subject.landmarks_px) * subject.mobility[:, None]
+        landmarks_m = subject.crop_to_mesh.to_metres(subject.landmarks_px + deltas)
+        vertices = subject.vertices_from_landmarks(landmarks_m)
+        # 3. Texture: each landmark's surroundings in the edited photo go to that landmark's UV position.
+        texture = unwarp_to_uv(edited, found[:, :2], subject.landmarks_px[:, :2],
+                               fit_similarity(subject.landmarks_px[stable, :2], found[stable, :2]).apply)
+        face_width_px = subject.frame.width / subject.crop_to_mesh.metres_per_px
+        return Reconstruction(vertices=vertices, texture=paint_mouth_patch(texture), landmarks_px=found,
+                              alignment_error=float(residual / face_width_px))
+
+
+def unwarp_to_uv(edited: np.ndarray, edited_points: np.ndarray, uv_points: np.ndarray, uv_to_edited) -> np.ndarray:
+    """Resample the edited (S,S,3) photo so its (468,2) landmarks land on their (468,2) UV-layout pixels.
+
+    uv_to_edited maps (N,2) UV-layout pixels to edited-photo pixels; it places the border anchors so that
+    hair and background follow the head rigidly.
+    """
+    size = edited.shape[0]
+    anchors = border_anchors(size, size)
+    source = np.concatenate([edited_points, uv_to_edited(anchors)])
+    target = np.concatenate([uv_points, anchors])
+    return warp_piecewise_affine(edited, source, target, (size, size))
