@@ -29,6 +29,10 @@ def decode_photo(data: bytes, source: str = "the photo") -> np.ndarray:
     try:
         image = Image.open(io.BytesIO(data))
         width, height = image.size  # read from the header only
+    except Image.DecompressionBombError as error:  # Pillow refuses headers over ~179 MP before we can
+        raise InputImageError(
+            f"{source} is far over the {MAX_PIXELS / 1e6:.0f} megapixel limit ({error}); scale it down first"
+        ) from error
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise InputImageError(f"{source} is not a readable image ({error}); use a JPEG or PNG photo") from error
     if width * height > MAX_PIXELS:

@@ -171,13 +171,15 @@ def _expression(subject: Subject, base_texture: np.ndarray, name: str, prompt: s
     # 4. Prompt → action units.
     intent: ExpressionIntent = timed("prompt", resolve_prompt, prompt, engines.text_model)
     # 5. Edit the photo.
-    edited_raw = timed("edit", engines.editor.edit, subject, intent.action_units).image
+    edit = timed("edit", engines.editor.edit, subject, intent.action_units)
+    edited_raw = edit.image
     # 6. Skin tone back to the neutral's.
     skin = timed("skin_tone", match_skin_tone, subject.crop, edited_raw, subject.skin_region, subject.skin_region,
                  strength=options.skin_tone_strength)
     edited = skin.image
     # 7. Reconstruct with the identity locked, texture in the base UV layout.
-    reconstruction = timed("reconstruct", engines.reconstructor.reconstruct, subject, edited, source=f"'{name}'")
+    reconstruction = timed("reconstruct", engines.reconstructor.reconstruct, subject, edited, source=f"'{name}'",
+                           known_landmarks=edit.landmarks_px)
     # 8. Enhance, change mask.
     start = time.perf_counter()
     mask = change_mask(reconstruction.texture, base_texture, subject.face_region)
@@ -192,7 +194,8 @@ def _expression(subject: Subject, base_texture: np.ndarray, name: str, prompt: s
     cosine_before = (None if before is None or neutral_embedding is None
                      else IdentityEmbedder.cosine(neutral_embedding, before))
     metrics = {"identity_cosine": after.identity_cosine, "identity_cosine_before_skin_tone": cosine_before,
-               "ssim": after.ssim, "psnr": after.psnr, "alignment_error": reconstruction.alignment_error}
+               "ssim": after.ssim, "psnr": after.psnr, "alignment_error": reconstruction.alignment_error,
+               "landmarks_source": reconstruction.landmarks_source}
     warnings = list(intent.warnings)
     if skin.warning:
         warnings.append(skin.warning)

@@ -17,7 +17,7 @@ def enhance_texture(texture: np.ndarray, face_region: np.ndarray, amount: float 
     detail = image - cv2.GaussianBlur(image, (0, 0), radius_px)
     detail = np.clip(amount * detail, -max_detail, max_detail)
     weight = cv2.GaussianBlur(face_region.astype(np.float32), (0, 0), 3.0)[..., None]
-    return np.clip(image + weight * detail, 0, 255).astype(np.uint8)
+    return np.clip(np.round(image + weight * detail), 0, 255).astype(np.uint8)
 
 
 def delta_e(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -13,8 +13,8 @@ VERSION = "1"
 
 @dataclass(frozen=True)
 class WarpEdit:
-    image: np.ndarray             # (S,S,3) uint8, the edited crop
-    target_landmarks: np.ndarray  # (468,2) where the landmarks were moved to, crop pixels
+    image: np.ndarray         # (S,S,3) uint8, the edited crop
+    landmarks_px: np.ndarray  # (468,3) where the landmarks were moved to, crop pixels (exact: the warp put them there)
 
 
 class WarpEditor:
@@ -36,7 +36,7 @@ class WarpEditor:
         warped = warp_piecewise_affine(subject.crop, source, target, (size, size))
         mouth = subject.topology.mouth_loop
         image = fill_opened_mouth(warped, neutral_px[mouth, :2], moved_px[mouth, :2])
-        return WarpEdit(image=image, target_landmarks=moved_px[:, :2])
+        return WarpEdit(image=image, landmarks_px=moved_px)
 
 
 def fill_opened_mouth(image: np.ndarray, neutral_lips: np.ndarray, moved_lips: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ class Reconstruction:
     texture: np.ndarray           # (T,T,3) uint8 in the base UV layout
     landmarks_px: np.ndarray      # (468,3) landmarks found in the edited photo, its pixels
     alignment_error: float        # RMS distance of the stable landmarks after alignment, in face widths
+    landmarks_source: str         # "detected" in the edited photo, or "editor" when the editor knew them
 
 
 class LandmarkReconstructor:
@@ -32,12 +33,21 @@ class LandmarkReconstructor:
     def settings(self) -> dict:
         return {}
 
-    def reconstruct(self, subject: Subject, edited: np.ndarray, source: str = "the edited photo") -> Reconstruction:
+    def reconstruct(self, subject: Subject, edited: np.ndarray, source: str = "the edited photo",
+                    known_landmarks: np.ndarray | None = None) -> Reconstruction:
+        """Vertices and texture for an edited (S,S,3) crop of the subject.
+
+        known_landmarks: (468,3) crop pixels when the editor knows exactly where it moved the landmarks
+        (the warp editor does); FaceMesh's shape prior recovers only part of a motion, so they beat detection.
+        """
         size = subject.crop.shape[0]
         if edited.shape[:2] != (size, size):
             edited = cv2.resize(edited, (size, size), interpolation=cv2.INTER_AREA)
         # 1. Landmarks of the edited photo, aligned onto the neutral on points no expression moves.
-        found = self._detector.landmarks(edited, source=source)
+        if known_landmarks is None:
+            found, landmarks_source = self._detector.landmarks(edited, source=source), "detected"
+        else:
+            found, landmarks_source = np.asarray(known_landmarks, dtype=np.float64), "editor"
         stable = subject.stable_landmarks
         alignment = fit_similarity(found[stable], subject.landmarks_px[stable])
         aligned = alignment.apply(found)
@@ -51,7 +61,7 @@ class LandmarkReconstructor:
                                fit_similarity(subject.landmarks_px[stable, :2], found[stable, :2]).apply)
         face_width_px = subject.frame.width / subject.crop_to_mesh.metres_per_px
         return Reconstruction(vertices=vertices, texture=paint_mouth_patch(texture), landmarks_px=found,
-                              alignment_error=float(residual / face_width_px))
+                              alignment_error=float(residual / face_width_px), landmarks_source=landmarks_source)
 
 
 def unwarp_to_uv(edited: np.ndarray, edited_points: np.ndarray, uv_points: np.ndarray, uv_to_edited) -> np.ndarray:

@@ -1,0 +1,53 @@
+"""`promptface-backend` as a user runs it: a real subprocess, real output on disk."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from addon.core.expression_set import read_expression_set
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "backend.cli", *args], capture_output=True, text=True,
+                          timeout=300, cwd=cwd)
+
+
+def test_generate_on_the_sample_writes_a_set_and_a_json_summary(tmp_path):
+    out = tmp_path / "set"
+    result = run_cli("generate", "--sample", "astronaut", "happy", "AU26:0.8 AU1:0.5", "--out", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert [e["name"] for e in summary["expressions"]] == ["neutral", "happy", "au26_80_au1_50"]
+    assert read_expression_set(out).names() == ["neutral", "happy", "au26_80_au1_50"]
+
+
+def test_generate_from_a_photo_file_shows_progress_and_a_table(tmp_path, astronaut_png):
+    photo = tmp_path / "me.png"
+    photo.write_bytes(astronaut_png)
+    result = run_cli("generate", str(photo), "sad", "--out", str(tmp_path / "set"))
+    assert result.returncode == 0, result.stderr
+    assert "[1/1] sad" in result.stderr and "100%" in result.stderr
+    assert "sad" in result.stdout and "identity" in result.stdout
+    assert (tmp_path / "set" / "subject.png").read_bytes() == astronaut_png
+
+
+@pytest.mark.parametrize("args, message", [
+    (["generate", "missing.jpg", "happy", "--out", "x"], "does not exist"),
+    (["generate", "--sample", "astronaut", "", "--out", "x"], "empty prompt"),
+    (["generate", "--sample", "astronaut", "happy", "--editor", "diffedit", "--out", "x"], "not available"),
+    (["generate", "--sample", "astronaut", "happy", "--skin-tone-strength", "2", "--out", "x"], "outside 0..1"),
+])
+def test_bad_input_exits_2_with_a_message_and_writes_nothing(tmp_path, args, message):
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and result.stderr.startswith("error: ")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_corrupt_photo_is_named_in_the_error(tmp_path):
+    photo = tmp_path / "broken.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
+    result = run_cli("generate", str(photo), "happy", "--out", str(tmp_path / "set"))
+    assert result.returncode == 2 and "broken.jpg" in result.stderr
+    assert not (tmp_path / "set").exists()

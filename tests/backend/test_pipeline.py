@@ -1,0 +1,172 @@
+"""End to end on the real astronaut photo: photo + prompts → an expression set, checked for meaning.
+
+Distances are in face widths (the subject's face is 0.14 m wide). Real MediaPipe, YuNet, SFace and
+MiniLM; nothing is mocked.
+"""
+import numpy as np
+import pytest
+
+from addon.core.errors import PromptError, PromptFaceError
+from addon.core.expression_set import read_expression_set
+from backend.errors import FaceDetectionError
+from backend.photo_io import encode_png_bytes
+from backend.pipeline import Engines, PipelineOptions, generate
+
+PROMPTS = ["happy", "surprised", "angry", "sad", "70% happy + 30% surprised", "a delighted surprise", "a bicycle"]
+FACE_WIDTH_M = 0.14
+LEFT_CORNER, RIGHT_CORNER = 291, 61
+RIGHT_INNER_BROW, LEFT_INNER_BROW = 107, 336
+BROWS = [107, 66, 105, 63, 70, 336, 296, 334, 293, 300]
+CHIN, UPPER_INNER_LIP, LOWER_INNER_LIP = 152, 13, 14
+# Upper forehead, nose bridge and temples: no expression should move them (the glabella does, with the brows).
+STABLE = [10, 151, 168, 6, 109, 338, 67, 297, 127, 356]
+
+
+@pytest.fixture(scope="module")
+def engines():
+    return Engines.load()
+
+
+@pytest.fixture(scope="module")
+def expression_set(engines, astronaut_png, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sets") / "astronaut"
+    generate(astronaut_png, "astronaut.png", PROMPTS, out, engines, PipelineOptions(diagnostics=True))
+    return read_expression_set(out)
+
+
+def motion(expression_set, name) -> np.ndarray:
+    """(468,3) landmark displacement from the neutral, in face widths."""
+    base = expression_set.base_mesh.vertices[:468]
+    return (expression_set.expression(name).vertices[:468] - base) / FACE_WIDTH_M
+
+
+def test_set_holds_the_neutral_first_then_one_expression_per_prompt(expression_set):
+    assert expression_set.names() == ["neutral", "happy", "surprised", "angry", "sad", "happy70_surprised30",
+                                      "a_delighted_surprise", "a_bicycle"]
+    assert [e.prompt for e in expression_set.expressions[1:]] == PROMPTS
+    np.testing.assert_allclose(expression_set.expression("neutral").vertices, expression_set.base_mesh.vertices,
+                               atol=1e-6)  # base.obj holds micrometres
+    assert (expression_set.root / "diagnostics" / "contact_sheet.png").is_file()
+    assert (expression_set.root / "diagnostics" / "happy.skin_mask.png").is_file()
+
+
+def test_happy_raises_and_widens_the_lip_corners(expression_set):
+    moved = motion(expression_set, "happy")
+    assert moved[LEFT_CORNER, 1] > 0.01 and moved[RIGHT_CORNER, 1] > 0.01
+    assert moved[LEFT_CORNER, 0] - moved[RIGHT_CORNER, 0] > 0.02  # the corners move apart
+
+
+def test_surprised_raises_the_brows_and_opens_the_jaw(expression_set):
+    moved = motion(expression_set, "surprised")
+    assert (moved[BROWS, 1] > 0.015).all()
+    assert moved[CHIN, 1] < -0.04
+    assert moved[LOWER_INNER_LIP, 1] - moved[UPPER_INNER_LIP, 1] < -0.04  # the lips part
+
+
+def test_angry_lowers_and_draws_together_the_inner_brows(expression_set):
+    moved = motion(expression_set, "angry")
+    assert moved[RIGHT_INNER_BROW, 1] < -0.01 and moved[LEFT_INNER_BROW, 1] < -0.01
+    assert moved[LEFT_INNER_BROW, 0] - moved[RIGHT_INNER_BROW, 0] < -0.02  # closer together
+
+
+def test_sad_lowers_the_lip_corners(expression_set):
+    moved = motion(expression_set, "sad")
+    assert moved[LEFT_CORNER, 1] < -0.01 and moved[RIGHT_CORNER, 1] < -0.01
+
+
+def test_a_mixture_lies_between_its_parts(expression_set):
+    happy, surprised = motion(expression_set, "happy"), motion(expression_set, "surprised")
+    mixed = motion(expression_set, "happy70_surprised30")
+    for landmark, axis in ((LEFT_CORNER, 1), (CHIN, 1), (RIGHT_INNER_BROW, 1)):
+        low, high = sorted((happy[landmark, axis], surprised[landmark, axis]))
+        assert low - 1e-4 <= mixed[landmark, axis] <= high + 1e-4
+        expected = 0.7 * happy[landmark, axis] + 0.3 * surprised[landmark, axis]
+        assert mixed[landmark, axis] == pytest.approx(expected, abs=0.004)
+
+
+def test_identity_is_locked_stable_points_move_less_than_one_percent(expression_set):
+    for expression in expression_set.expressions[1:]:
+        moved = motion(expression_set, expression.name)
+        assert np.linalg.norm(moved[STABLE], axis=1).max() < 0.01, expression.name
+        assert expression.record["metrics"]["alignment_error"] < 0.01
+
+
+def test_metrics_land_in_the_manifest(expression_set):
+    for expression in expression_set.expressions:
+        metrics = expression.record["metrics"]
+        assert 0.5 < metrics["identity_cosine"] <= 1.0 + 1e-6, expression.name
+        assert 0.0 < metrics["ssim"] <= 1.0 and metrics["psnr"] > 15.0
+    for expression in expression_set.expressions[1:]:
+        assert expression.record["metrics"]["identity_cosine_before_skin_tone"] is not None
+        assert set(expression.record["timings"]) >= {"prompt", "edit", "skin_tone", "reconstruct", "texture"}
+    assert expression_set.manifest["engines"]["editor"]["name"] == "warp"
+
+
+def test_free_text_becomes_a_soft_mixture_with_a_warning_when_unclear(expression_set):
+    surprise = expression_set.expression("a_delighted_surprise").record
+    assert max(surprise["weights"], key=surprise["weights"].get) == "surprised"
+    assert surprise["warnings"] == []
+    assert any("no clear emotion" in warning for warning in expression_set.expression("a_bicycle").record["warnings"])
+
+
+def test_textures_change_where_the_face_changes(expression_set):
+    import cv2
+    mask = cv2.imread(str(expression_set.expression("surprised").mask_path), cv2.IMREAD_GRAYSCALE)
+    neutral_mask = cv2.imread(str(expression_set.expression("neutral").mask_path), cv2.IMREAD_GRAYSCALE)
+    assert neutral_mask.max() == 0
+    uv = expression_set.base_mesh.uvs[:468]
+    size = mask.shape[0]
+    mouth_px = (uv[[13, 14], 0].mean() * size, (1 - uv[[13, 14], 1].mean()) * size)
+    forehead_px = (uv[151, 0] * size, (1 - uv[151, 1]) * size)
+    assert mask[int(mouth_px[1]), int(mouth_px[0])] > 128  # the opened mouth
+    assert mask[int(forehead_px[1]), int(forehead_px[0])] < 32
+
+
+def test_redetection_path_recovers_the_direction_of_motion(engines, expression_set, subject):
+    """Editors that cannot say where landmarks went (DiffEdit) rely on detection in the edited photo."""
+    import cv2
+    edited = cv2.cvtColor(cv2.imread(str(expression_set.expression("surprised").edited_path)), cv2.COLOR_BGR2RGB)
+    reconstruction = engines.reconstructor.reconstruct(subject, edited)
+    assert reconstruction.landmarks_source == "detected"
+    moved = (reconstruction.vertices[:468] - subject.base_mesh.vertices[:468]) / FACE_WIDTH_M
+    assert moved[CHIN, 1] < -0.02 and moved[BROWS, 1].mean() > 0.01
+    # The points the alignment rests on stay put; detection noise elsewhere is gated by mobility, not removed.
+    assert np.linalg.norm(moved[subject.stable_landmarks], axis=1).max() < 0.01
+    assert reconstruction.alignment_error < 0.02
+
+
+def test_bad_prompts_are_refused_before_any_work(engines, astronaut_png, tmp_path):
+    out = tmp_path / "set"
+    with pytest.raises(PromptError, match="empty"):
+        generate(astronaut_png, "astronaut.png", ["happy", "  "], out, engines)
+    with pytest.raises(PromptFaceError, match="no prompts"):
+        generate(astronaut_png, "astronaut.png", [], out, engines)
+    with pytest.raises(PromptError, match="AU99"):
+        generate(astronaut_png, "astronaut.png", ["AU99:0.5"], out, engines)
+    assert not out.exists()
+
+
+def test_unavailable_engines_are_named(engines, astronaut_png, tmp_path):
+    with pytest.raises(PromptFaceError, match="diffedit.*not available"):
+        generate(astronaut_png, "a.png", ["happy"], tmp_path / "x", engines, PipelineOptions(editor="diffedit"))
+    with pytest.raises(PromptFaceError, match="unknown reconstructor 'mesh'.*landmarks"):
+        generate(astronaut_png, "a.png", ["happy"], tmp_path / "x", engines, PipelineOptions(reconstructor="mesh"))
+
+
+def test_a_photo_without_a_face_writes_nothing(engines, tmp_path):
+    from skimage import data
+    out = tmp_path / "set"
+    with pytest.raises(FaceDetectionError, match="no face"):
+        generate(encode_png_bytes(data.coffee()), "coffee.png", ["happy"], out, engines)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_output_is_kept_unless_overwrite(engines, astronaut_png, tmp_path):
+    out = tmp_path / "set"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(PromptFaceError, match="already exists"):
+        generate(astronaut_png, "a.png", ["happy"], out, engines)
+    assert (out / "keep.txt").read_text() == "mine"
+    generate(astronaut_png, "a.png", ["AU12:0.5"], out, engines, overwrite=True)
+    assert read_expression_set(out).names() == ["neutral", "au12_50"]
