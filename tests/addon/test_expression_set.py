@@ -433,3 +433,14 @@ def test_refuses_a_zip_without_manifest(tmp_path):
         archive.writestr("readme.txt", b"hello")
     with pytest.raises(ExpressionSetError, match="other.zip: no manifest.json"):
         read_expression_set(zip_path)
+
+
+def test_promptface_inspect_summarises_a_set_and_refuses_a_broken_one(written_set, capsys):
+    from addon.cli import main
+
+    assert main(["inspect", str(written_set), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert [entry["name"] for entry in summary["expressions"]] == read_expression_set(written_set).names()
+    (written_set / "manifest.json").unlink()
+    assert main(["inspect", str(written_set)]) == 2
+    assert "manifest.json is missing" in capsys.readouterr().err
