@@ -55,7 +55,7 @@ def fill_opened_mouth(image: np.ndarray, neutral_lips: np.ndarray, moved_lips: n
     inside = polygon_mask(moved_lips, size).astype(np.float32)
     alpha = cv2.GaussianBlur(inside, (0, 0), 1.2)[..., None] * (0.92 * new_fraction)
     cavity = _mouth_cavity(image.shape, moved_lips)
-    return np.clip(image * (1.0 - alpha) + cavity * alpha, 0, 255).astype(np.uint8)
+    return np.clip(np.rint(image * (1.0 - alpha) + cavity * alpha), 0, 255).astype(np.uint8)
 
 
 def _mouth_cavity(shape, lips: np.ndarray) -> np.ndarray:

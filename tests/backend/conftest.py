@@ -1,0 +1,39 @@
+"""Shared, expensive backend objects: built once per test session on the real sample photo."""
+import numpy as np
+import pytest
+from skimage import data
+
+from backend.calibration import Subject, calibrate
+from backend.face_detection import FaceFinder, LandmarkDetector
+from backend.photo_io import encode_png_bytes
+
+
+@pytest.fixture(scope="session")
+def face_finder() -> FaceFinder:
+    return FaceFinder()
+
+
+@pytest.fixture(scope="session")
+def landmark_detector() -> LandmarkDetector:
+    detector = LandmarkDetector()
+    yield detector
+    detector.close()
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """skimage's astronaut: (512,512,3) uint8 RGB, one frontal face about 90 px wide."""
+    image = data.astronaut()
+    image.flags.writeable = False  # shared by every test: nobody may edit it in place
+    return image
+
+
+@pytest.fixture(scope="session")
+def astronaut_png(astronaut) -> bytes:
+    return encode_png_bytes(astronaut)
+
+
+@pytest.fixture(scope="session")
+def subject(astronaut, astronaut_png, face_finder, landmark_detector) -> Subject:
+    """The astronaut calibrated as a subject (treat as read-only)."""
+    return calibrate(astronaut, "astronaut.png", astronaut_png, face_finder, landmark_detector)
