@@ -12,7 +12,7 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet '$(TORCH_SPEC)'
-	$(BIN)/pip install --quiet -e '.[backend,dev]'
+	$(BIN)/pip install --quiet -e '.[backend,blender,dev]'
 	touch $@
 
 setup: $(BIN)/.installed

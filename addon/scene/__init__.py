@@ -1,0 +1,1 @@
+"""Blender scene building (bpy only): the face object, its texture-blend material, the timeline, export, preview."""

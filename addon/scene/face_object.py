@@ -1,0 +1,75 @@
+"""One face object from an expression set: base mesh with UVs, Basis + one shape key per expression.
+
+Bulk data moves through `foreach_set` on flat float32 arrays; there are no per-vertex Python loops.
+"""
+import bpy
+import numpy as np
+
+from addon.core.coordinates import expression_set_to_blender
+from addon.core.expression_set import ExpressionSet
+from addon.core.obj_mesh import Mesh
+
+# Custom properties on the face object, so later steps (append, export) find what built it.
+SET_PATH_PROPERTY = "promptface_expression_set"
+NEUTRAL_NAME = "neutral"
+
+
+def build_face_object(expression_set: ExpressionSet, name: str = "PromptFace",
+                      collection: bpy.types.Collection | None = None) -> bpy.types.Object:
+    """Create the face object (linked into `collection`, default the scene's) with one shape key per expression."""
+    mesh = mesh_from_arrays(name, expression_set.base_mesh)
+    face = bpy.data.objects.new(name, mesh)
+    (collection or bpy.context.scene.collection).objects.link(face)
+    face.shape_key_add(name="Basis", from_mix=False)
+    for expression in expression_set.expressions:
+        if expression.name != NEUTRAL_NAME:
+            add_shape_key(face, expression.name, expression.vertices)
+    face[SET_PATH_PROPERTY] = str(expression_set.root)
+    return face
+
+
+def mesh_from_arrays(name: str, source: Mesh) -> bpy.types.Mesh:
+    """A Blender mesh (triangles, one UV layer, smooth shading) from an expression-set mesh."""
+    vertices = expression_set_to_blender(source.vertices).astype(np.float32)
+    faces = np.asarray(source.faces, dtype=np.int32)
+    mesh = bpy.data.meshes.new(name)
+    mesh.vertices.add(len(vertices))
+    mesh.vertices.foreach_set("co", vertices.ravel())
+    mesh.loops.add(faces.size)
+    mesh.loops.foreach_set("vertex_index", faces.ravel())
+    mesh.polygons.add(len(faces))
+    mesh.polygons.foreach_set("loop_start", np.arange(0, faces.size, 3, dtype=np.int32))
+    uv_layer = mesh.uv_layers.new(name="UVMap")
+    corner_uvs = np.asarray(source.uvs, dtype=np.float32)[np.asarray(source.face_uvs).ravel()]
+    uv_layer.data.foreach_set("uv", corner_uvs.ravel())
+    mesh.update()
+    if mesh.validate(verbose=False):
+        raise ValueError(f"the mesh '{name}' had invalid geometry that Blender had to correct")
+    mesh.shade_smooth()
+    return mesh
+
+
+def add_shape_key(face: bpy.types.Object, name: str, vertices: np.ndarray) -> bpy.types.ShapeKey:
+    """A shape key named `name` holding (V,3) expression-set vertices, value range 0..1."""
+    if face.data.shape_keys and name in face.data.shape_keys.key_blocks:
+        raise ValueError(f"the face already has a shape key named '{name}'")
+    expected = len(face.data.vertices)
+    if vertices.shape != (expected, 3):
+        raise ValueError(f"shape key '{name}' has {vertices.shape} vertices; the face has ({expected}, 3)")
+    key = face.shape_key_add(name=name, from_mix=False)
+    key.data.foreach_set("co", expression_set_to_blender(vertices).astype(np.float32).ravel())
+    key.slider_min, key.slider_max, key.value = 0.0, 1.0, 0.0
+    return key
+
+
+def expression_keys(face: bpy.types.Object) -> list[bpy.types.ShapeKey]:
+    """The face's expression shape keys (every key but the Basis), in order."""
+    keys = face.data.shape_keys
+    return [] if keys is None else [block for block in keys.key_blocks if block != keys.reference_key]
+
+
+def shape_key_coordinates(key: bpy.types.ShapeKey) -> np.ndarray:
+    """(V,3) float32 Blender coordinates of a shape key (read with foreach_get)."""
+    flat = np.empty(len(key.data) * 3, dtype=np.float32)
+    key.data.foreach_get("co", flat)
+    return flat.reshape(-1, 3)
