@@ -6,6 +6,9 @@ schedule must be separated by spaces, not commas). DURATION is how long the targ
 (``1s``, ``0.5s``, ``500ms``; none means it is passed straight through). ``@TRANSITION`` is the time of the
 change into the entry; without it the default applies. The keys are meant to be interpolated with
 ease-in-out between them.
+
+A schedule that *continues* an existing timeline (``continues=True``) may give its first entry a transition
+too: the change from where the timeline ends into that entry.
 """
 
 import re
@@ -44,25 +47,32 @@ class Key:
     """Every expression named anywhere in the schedule -> its weight here (0.0 when absent)."""
 
 
-def parse_schedule(text: str) -> list[ScheduleEntry]:
-    """Parse a schedule; raise ScheduleError naming the entry and its position when it cannot."""
+def parse_schedule(text: str, *, continues: bool = False) -> list[ScheduleEntry]:
+    """Parse a schedule; raise ScheduleError naming the entry and its position when it cannot.
+
+    ``continues``: the schedule is appended to an existing timeline, so its first entry may have a transition.
+    """
     if not text.strip():
         raise ScheduleError(
             "empty schedule: write entries separated by commas, e.g. 'neutral 0.5s, happy 1s, neutral'"
         )
     pieces = text.split(",")
-    return [_parse_entry(piece, position, len(pieces)) for position, piece in enumerate(pieces, start=1)]
+    return [_parse_entry(piece, position, len(pieces), continues) for position, piece in enumerate(pieces, start=1)]
 
 
 def schedule_keys(
     entries: Sequence[ScheduleEntry],
     resolve: Callable[[str], Mapping[str, float]],
     default_transition_s: float = DEFAULT_TRANSITION_S,
+    *,
+    continues: bool = False,
 ) -> list[Key]:
     """Keys for the schedule: each entry at full weight when it begins and ends its hold.
 
     ``resolve(target)`` gives the expression weights of an entry (``"neutral"`` typically ``{}``).
     Its ScheduleError or PromptError passes through; a LookupError becomes a ScheduleError.
+    Times start at 0.0 on the first entry; with ``continues`` they start at 0.0 where the continued timeline
+    ends, so the first key comes after the first entry's transition (its own or the default).
     """
     if not entries:
         raise ScheduleError("empty schedule: there are no entries to make keys from")
@@ -72,8 +82,8 @@ def schedule_keys(
     keys: list[Key] = []
     time_s = 0.0
     for position, (entry, weights) in enumerate(zip(entries, entry_weights), start=1):
-        _check_entry_timing(entry, position)
-        if position > 1:
+        _check_entry_timing(entry, position, continues)
+        if position > 1 or continues:
             time_s += default_transition_s if entry.transition_s is None else entry.transition_s
         keys.append(_key(time_s, weights, names))
         if entry.hold_s > 0.0:
@@ -87,10 +97,15 @@ def schedule_duration(keys: Sequence[Key]) -> float:
     return keys[-1].time_s if keys else 0.0
 
 
+def format_schedule(entries: Sequence[ScheduleEntry]) -> str:
+    """The schedule text of ``entries``, which ``parse_schedule`` reads back to the same entries."""
+    return ", ".join(_format_entry(entry) for entry in entries)
+
+
 # --- parsing ------------------------------------------------------------------------------------
 
 
-def _parse_entry(piece: str, position: int, count: int) -> ScheduleEntry:
+def _parse_entry(piece: str, position: int, count: int, continues: bool) -> ScheduleEntry:
     where = _entry_where(piece, position)
     words = _glue_units(" ".join(piece.split())).split()
     if not words:
@@ -101,7 +116,7 @@ def _parse_entry(piece: str, position: int, count: int) -> ScheduleEntry:
     transition_s = None
     if words[-1].startswith("@"):
         transition_s = _parse_seconds(words.pop()[1:], where, "transition")
-        _check_transition_into(position, transition_s, where)
+        _check_transition_into(position, transition_s, where, continues)
     stray = [word for word in words if word.startswith("@")]
     if stray:
         raise ScheduleError(f"{where}: put the transition '{stray[0]}' last, after the expression and its duration")
@@ -137,6 +152,20 @@ def _entry_where(piece: str, position: int) -> str:
     return f"entry {position} ('{' '.join(piece.split())}')"
 
 
+def _format_entry(entry: ScheduleEntry) -> str:
+    words = [entry.target]
+    if entry.hold_s:
+        words.append(_format_seconds(entry.hold_s))
+    if entry.transition_s is not None:
+        words.append("@" + _format_seconds(entry.transition_s))
+    return " ".join(words)
+
+
+def _format_seconds(seconds: float) -> str:
+    # To the microsecond, like key times, and never in exponent notation (which the grammar does not read).
+    return f"{seconds:.6f}".rstrip("0").rstrip(".") + "s"
+
+
 # --- checks shared by parsing and key making ------------------------------------------------------
 
 
@@ -156,8 +185,8 @@ def _check_transition(transition_s: float, where: str) -> None:
         )
 
 
-def _check_transition_into(position: int, transition_s: float, where: str) -> None:
-    if position == 1:
+def _check_transition_into(position: int, transition_s: float, where: str, continues: bool) -> None:
+    if position == 1 and not continues:
         raise ScheduleError(
             f"{where} has a transition, but nothing comes before the first entry to transition from: "
             "remove its '@…', or start the schedule with e.g. 'neutral'"
@@ -165,12 +194,12 @@ def _check_transition_into(position: int, transition_s: float, where: str) -> No
     _check_transition(transition_s, where)
 
 
-def _check_entry_timing(entry: ScheduleEntry, position: int) -> None:
+def _check_entry_timing(entry: ScheduleEntry, position: int, continues: bool) -> None:
     where = f"entry {position} ('{entry.target}')"
     if entry.hold_s != 0.0:
         _check_hold(entry.hold_s, where)
     if entry.transition_s is not None:
-        _check_transition_into(position, entry.transition_s, where)
+        _check_transition_into(position, entry.transition_s, where, continues)
 
 
 # --- keys ---------------------------------------------------------------------------------------

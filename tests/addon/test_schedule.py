@@ -5,6 +5,7 @@ from addon.core.schedule import (
     DEFAULT_TRANSITION_S,
     Key,
     ScheduleEntry,
+    format_schedule,
     parse_schedule,
     schedule_duration,
     schedule_keys,
@@ -206,3 +207,35 @@ def test_hand_made_entries_are_checked():
 def test_non_positive_default_transition_is_refused():
     with pytest.raises(ScheduleError, match="the default transition: a transition must be longer than zero"):
         schedule_keys(parse_schedule("neutral, happy"), EXPRESSIONS.__getitem__, 0.0)
+
+
+# --- continuing a timeline and writing a schedule back --------------------------------------------
+
+
+def test_a_continued_schedule_may_start_with_a_transition():
+    assert parse_schedule("happy 1s @0.5s, sad", continues=True)[0] == ScheduleEntry("happy", 1.0, 0.5)
+
+
+def test_continued_keys_start_after_the_first_transition():
+    keys = schedule_keys(parse_schedule("happy 1s @0.5s, surprised", continues=True), EXPRESSIONS.__getitem__,
+                         continues=True)
+    assert times_of(keys) == pytest.approx([0.5, 1.5, 1.8])
+    keys = schedule_keys(parse_schedule("happy"), EXPRESSIONS.__getitem__, continues=True)
+    assert times_of(keys) == pytest.approx([DEFAULT_TRANSITION_S])
+
+
+def test_a_first_transition_is_still_refused_when_not_continuing():
+    with pytest.raises(ScheduleError, match="nothing comes before the first entry"):
+        schedule_keys([ScheduleEntry("happy", 1.0, 0.5)], EXPRESSIONS.__getitem__)
+
+
+@pytest.mark.parametrize("text", [DESIGN_SCHEDULE, "neutral, 70% happy + 30% surprised 500ms @0.125s",
+                                  "AU12:0.8 AU6:0.5 1.5s, happy 0.000001s @2s"])
+def test_format_schedule_reads_back_to_the_same_entries(text):
+    entries = parse_schedule(text)
+    assert parse_schedule(format_schedule(entries)) == entries
+
+
+def test_format_schedule_writes_plain_seconds():
+    assert format_schedule(parse_schedule(DESIGN_SCHEDULE)) == DESIGN_SCHEDULE
+    assert format_schedule(parse_schedule("neutral, happy 500ms @ 200 ms")) == "neutral, happy 0.5s @0.2s"
