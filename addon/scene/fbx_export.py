@@ -1,0 +1,173 @@
+"""The face as an FBX for Unity, with the expression set's PNGs beside it.
+
+The FBX holds one mesh whose blendshape channels are named exactly as the shape keys, their animation baked on every
+frame as DeformPercent curves (0-100), and smoothing groups so Unity imports blendshape normals. Blender's exporter
+keeps a texture only when an Image Texture feeds Base Color directly (a node-mixed material exports none), so the
+expression set's textures and masks are copied into a folder of their own for the Unity side to bind.
+
+The FBX appears complete or not at all: Blender writes it into a hidden folder beside the target, then it is renamed
+into place.
+"""
+import logging
+import os
+import shutil
+import uuid
+from os import PathLike
+from pathlib import Path
+
+import bpy
+
+from addon.core.errors import PromptFaceError
+from addon.core.expression_set import BASE_TEXTURE_FILE, ExpressionSet, expression_file_names, read_expression_set
+from addon.scene.face_object import SET_PATH_PROPERTY, expression_keys
+
+log = logging.getLogger(__name__)
+
+TEXTURE_FOLDER = "textures"
+"""The default texture folder, beside the FBX."""
+
+
+def unity_fbx_options() -> dict:
+    """The io_scene_fbx settings for Unity: Blender Z-up metres become Unity's Y-up, -Z forward, scale 1.
+
+    Every frame from scene.frame_start to frame_end is baked (simplify 0) from the face's current action, keys
+    forced on the first and last frame. Modifiers are not applied, because an evaluated mesh loses its shape keys.
+    Smoothing is written per face: Unity imports blendshape normals only with smoothing groups. The axis change is
+    baked into the geometry (bake_space_transform), so the mesh node carries no -90° rotation into Unity. Custom
+    properties stay out: they would carry local file paths, and the Unity side binds textures from a sidecar.
+    """
+    return dict(
+        use_selection=True, object_types={'MESH'}, use_mesh_modifiers=False, use_custom_props=False,
+        bake_space_transform=True,
+        mesh_smooth_type='FACE', add_leaf_bones=False,
+        bake_anim=True, bake_anim_use_nla_strips=False, bake_anim_use_all_actions=False,
+        bake_anim_force_startend_keying=True, bake_anim_simplify_factor=0.0,
+        axis_forward='-Z', axis_up='Y', apply_scale_options='FBX_SCALE_ALL',
+        path_mode='COPY', embed_textures=False,
+    )
+
+
+def export_fbx(face: bpy.types.Object, path: str | PathLike, texture_dir: str | PathLike | None = None,
+               expression_set: ExpressionSet | None = None) -> Path:
+    """Write `face` alone to the FBX file `path` and the expression set's PNGs to `texture_dir`; returns the FBX path.
+
+    texture_dir defaults to a `textures/` folder beside the FBX; it receives base_texture.png and, for every shape
+    key that is an expression of the set, NAME.texture.png and NAME.mask.png. The set is `expression_set` or, when
+    None, the one recorded on the face when it was built. Selection and the active object are restored afterwards.
+    Raises PromptFaceError for a face that cannot be exported; an existing file at `path` is then left untouched.
+    """
+    # 1. Check everything before writing anything.
+    path = Path(path)
+    check_exportable(face, path)
+    texture_dir = path.parent / TEXTURE_FOLDER if texture_dir is None else Path(texture_dir)
+    owned_set = expression_set is None
+    if owned_set:
+        expression_set = _recorded_expression_set(face)
+    try:
+        textures = _texture_files(expression_set, [key.name for key in expression_keys(face)])
+        # 2. Textures first, so that a finished FBX always has its textures.
+        texture_dir.mkdir(parents=True, exist_ok=True)
+        for name, source in textures.items():
+            _copy_atomically(source, texture_dir / name)
+    finally:
+        if owned_set:
+            expression_set.close()
+    # 3. The FBX, written by Blender in a hidden folder beside the target, then renamed into place.
+    staging = path.parent / f".{path.name}.partial-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        _export_selected_alone(face, staging / path.name)
+        _move_into_place(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("Exported %s with %d blendshapes; textures in %s", path, len(expression_keys(face)), texture_dir)
+    return path
+
+
+def check_exportable(face: bpy.types.Object, path: Path) -> None:
+    """Raise PromptFaceError unless `face` is a visible mesh with expression shape keys, each relative to the Basis
+    (an FBX blendshape is always an offset from the base mesh), and `path` names an .fbx file in an existing folder."""
+    if face is None or face.type != 'MESH':
+        raise PromptFaceError(f"Cannot export {getattr(face, 'name', face)!r} to FBX: it is not a mesh object")
+    keys = expression_keys(face)
+    if not keys:
+        raise PromptFaceError(f"Cannot export '{face.name}' to FBX: it has no shape keys besides the Basis; "
+                              "build the face from an expression set first")
+    basis = face.data.shape_keys.reference_key
+    for key in keys:
+        if key.relative_key != basis:
+            raise PromptFaceError(f"Cannot export '{face.name}' to FBX: shape key '{key.name}' is relative to "
+                                  f"'{key.relative_key.name}'; set its Relative To to '{basis.name}'")
+    if not face.visible_get():
+        raise PromptFaceError(f"Cannot export '{face.name}' to FBX: it is hidden or not in the current view layer")
+    if path.suffix.lower() != ".fbx":
+        raise PromptFaceError(f"Cannot export to {path}: the file name must end in .fbx")
+    if not path.parent.is_dir():
+        raise PromptFaceError(f"Cannot export to {path}: the folder {path.parent} does not exist")
+    if path.is_dir():
+        raise PromptFaceError(f"Cannot export to {path}: it is a folder")
+
+
+def _recorded_expression_set(face: bpy.types.Object) -> ExpressionSet:
+    root = face.get(SET_PATH_PROPERTY)
+    if not root:
+        raise PromptFaceError(f"Cannot export the textures of '{face.name}': it does not record the expression set "
+                              f"it was built from (custom property '{SET_PATH_PROPERTY}'); pass the set explicitly")
+    return read_expression_set(root)
+
+
+def _texture_files(expression_set: ExpressionSet, key_names: list[str]) -> dict[str, Path]:
+    """File name in the texture folder -> source PNG: the base texture, then texture and mask per shape key."""
+    files = {BASE_TEXTURE_FILE: expression_set.base_texture_path}
+    known = set(expression_set.names())
+    for name in key_names:
+        if name not in known:
+            log.warning("Shape key '%s' is not an expression of %s; it is exported without texture or mask",
+                        name, expression_set.root)
+            continue
+        expression = expression_set.expression(name)
+        names = expression_file_names(name)
+        files[names["texture"]] = expression.texture_path
+        files[names["mask"]] = expression.mask_path
+    return files
+
+
+def _copy_atomically(source: Path, destination: Path) -> None:
+    partial = destination.with_name(f".{destination.name}.partial-{uuid.uuid4().hex[:8]}")
+    try:
+        shutil.copyfile(source, partial)
+        os.replace(partial, destination)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _export_selected_alone(face: bpy.types.Object, filepath: Path) -> None:
+    """Run Blender's FBX exporter on `face` alone, restoring the selection and the active object afterwards."""
+    view_layer = bpy.context.view_layer
+    selected = [obj for obj in view_layer.objects if obj.select_get()]
+    active = view_layer.objects.active
+    try:
+        for obj in selected:
+            obj.select_set(False)
+        face.select_set(True)
+        view_layer.objects.active = face
+        result = bpy.ops.export_scene.fbx(filepath=str(filepath), **unity_fbx_options())
+    finally:
+        face.select_set(False)
+        for obj in selected:
+            obj.select_set(True)
+        view_layer.objects.active = active
+    if result != {'FINISHED'} or not filepath.is_file():
+        raise PromptFaceError(f"Blender's FBX exporter did not write {filepath.name} (result {sorted(result)}); "
+                              "see Blender's console for its report")
+
+
+def _move_into_place(staging: Path, path: Path) -> None:
+    """Move what the exporter wrote in `staging` beside `path`: the `<stem>.fbm` folder of textures that Blender
+    copied (its only texture location for path_mode COPY without embedding), then the FBX itself, atomically."""
+    copied_textures = staging / f"{path.stem}.fbm"
+    if copied_textures.is_dir():
+        target = path.with_suffix(".fbm")
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(copied_textures, target)
+    os.replace(staging / path.name, path)
