@@ -1,8 +1,9 @@
-"""`promptface`: the client-side command. For now it inspects expression sets; animate, render and export
-arrive with the Blender scene building. Pure Python + numpy: runs without Blender and without the backend."""
+"""`promptface`: the client-side commands. `animate` and `render` use Blender as a module (bpy);
+`inspect` needs only numpy. The backend is reached through a transport, never imported."""
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from addon.core.errors import PromptFaceError
 from addon.core.expression_set import read_expression_set
@@ -11,15 +12,76 @@ from addon.core.expression_set import read_expression_set
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="promptface", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    animate = commands.add_parser("animate", help="photo + prompts → face.blend, face.fbx, expression set, preview")
+    animate.add_argument("inputs", nargs="+", metavar="PHOTO PROMPT",
+                         help="the neutral photo, then one or more prompts (with --sample: prompts only)")
+    animate.add_argument("--out", required=True, type=Path, help="output folder")
+    animate.add_argument("--sample", help="a built-in sample photo instead of a file (astronaut)")
+    animate.add_argument("--schedule", help='timeline, e.g. "neutral 0.5s, happy 1s, surprised 0.5s @0.3s, neutral"')
+    animate.add_argument("--fps", type=int, default=30)
+    animate.add_argument("--editor", default="warp")
+    animate.add_argument("--reconstructor", default="landmarks")
+    animate.add_argument("--no-preview", action="store_true", help="skip the Cycles preview")
+    animate.add_argument("--preview-size", type=int, default=256)
+    animate.add_argument("--preview-fps", type=int, default=10)
+    animate.add_argument("--preview-samples", type=int, default=16)
+    animate.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    animate.set_defaults(run=_animate)
+
+    render = commands.add_parser("render", help="render frames of a saved PromptFace scene (Cycles, CPU)")
+    render.add_argument("blend", type=Path)
+    render.add_argument("--out", required=True, type=Path)
+    render.add_argument("--frames", help="A-B (default: the scene's range)")
+    render.add_argument("--size", type=int, default=512)
+    render.add_argument("--samples", type=int, default=16)
+    render.set_defaults(run=_render)
+
     inspect = commands.add_parser("inspect", help="validate an expression set (folder or .zip) and summarise it")
     inspect.add_argument("path", help="expression set folder or zip")
     inspect.add_argument("--json", action="store_true", help="print the summary as JSON")
+    inspect.set_defaults(run=lambda args: _inspect(args.path, args.json))
     args = parser.parse_args(argv)
     try:
-        return _inspect(args.path, args.json)
+        return args.run(args)
     except PromptFaceError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def _animate(args) -> int:
+    from addon.animate import AnimateRequest, animate
+
+    if args.sample:
+        photo, prompts = None, args.inputs
+    else:
+        if len(args.inputs) < 2:
+            raise PromptFaceError("give a photo and at least one prompt, e.g. "
+                                  "`promptface animate face.jpg happy --out shot/`")
+        photo, prompts = Path(args.inputs[0]), args.inputs[1:]
+    request = AnimateRequest(prompts=prompts, out_dir=args.out, photo=photo, sample=args.sample,
+                             schedule=args.schedule, fps=args.fps, editor=args.editor,
+                             reconstructor=args.reconstructor, preview=not args.no_preview,
+                             preview_size=args.preview_size, preview_fps=args.preview_fps,
+                             preview_samples=args.preview_samples, overwrite=args.overwrite)
+    result = animate(request, progress=_print_progress)
+    print(f"wrote {result.out_dir}:")
+    for kind, path in result.files.items():
+        print(f"  {kind:<15} {path}")
+    print("  seconds: " + ", ".join(f"{stage} {value:.1f}" for stage, value in result.seconds.items()))
+    return 0
+
+
+def _render(args) -> int:
+    from addon.render_frames import render_blend_file
+
+    written = render_blend_file(args.blend, args.out, frames=args.frames, size=args.size, samples=args.samples,
+                                progress=_print_progress)
+    print(f"rendered {len(written)} frames to {args.out}")
+    return 0
+
+
+def _print_progress(fraction: float, message: str) -> None:
+    print(f"[{round(100 * fraction):3d}%] {message}", file=sys.stderr, flush=True)
 
 
 def _inspect(path: str, as_json: bool) -> int:

@@ -1,0 +1,161 @@
+"""`promptface animate`: photo + prompts → expression set → Blender scene → .blend, FBX and a preview.
+
+The same steps serve the command line (Blender as a module) and, later, the add-on's operators.
+Everything is built in a hidden sibling folder and renamed into place at the end, so a failure
+leaves nothing half-written.
+"""
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import bpy
+
+from addon.core.errors import PromptFaceError
+from addon.core.expression_set import read_expression_set
+from addon.core.prompt_grammar import expression_name, parse_prompt
+from addon.core.schedule import parse_schedule
+from addon.scene.face_object import build_face_object
+from addon.scene.fbx_export import export_fbx
+from addon.render_frames import configure_cycles, render_frames
+from addon.scene.preview import encode_video, frame_face, preview_frames, render_contact_sheet
+from addon.scene.texture_blend_nodes import build_face_material, drive_blend_weights
+from addon.scene.timeline import apply_schedule, missing_targets
+from addon.transports.local import generate_locally
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class AnimateRequest:
+    prompts: list[str]
+    out_dir: Path
+    photo: Path | None = None
+    sample: str | None = None
+    schedule: str | None = None          # default: neutral, then each expression for 1 s, then neutral
+    fps: int = 30
+    editor: str = "warp"
+    reconstructor: str = "landmarks"
+    preview: bool = True
+    preview_size: int = 256
+    preview_fps: int = 10
+    preview_samples: int = 16
+    overwrite: bool = False
+
+
+@dataclass
+class AnimateResult:
+    out_dir: Path
+    files: dict[str, Path]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def check_request(request: AnimateRequest) -> list:
+    """Everything that can be checked before work starts; returns the parsed schedule (or None)."""
+    if (request.photo is None) == (request.sample is None):
+        raise PromptFaceError("give either a photo or --sample")
+    if request.photo is not None and not Path(request.photo).is_file():
+        raise PromptFaceError(f"photo '{request.photo}' does not exist or is not a file")
+    if not request.prompts:
+        raise PromptFaceError("no prompts given; add at least one expression such as 'happy'")
+    for prompt in request.prompts:
+        parse_prompt(prompt)
+    if request.fps <= 0 or request.preview_fps <= 0:
+        raise PromptFaceError(f"frame rates must be positive (got --fps {request.fps}, "
+                              f"--preview-fps {request.preview_fps})")
+    if not 16 <= request.preview_size <= 4096:
+        raise PromptFaceError(f"--preview-size {request.preview_size} is outside 16..4096")
+    if request.out_dir.exists() and not request.overwrite:
+        raise PromptFaceError(f"'{request.out_dir}' already exists; choose another --out or pass --overwrite")
+    return parse_schedule(request.schedule) if request.schedule else None
+
+
+def planned_expressions(prompts: list[str]) -> dict[str, str]:
+    """{expression name: prompt} as the backend will name them (same shared naming rule)."""
+    taken, names = {"neutral", "base"}, {}
+    for prompt in prompts:
+        name = expression_name(prompt, taken)
+        taken.add(name)
+        names[name] = prompt
+    return names
+
+
+def default_schedule(names: list[str]) -> str:
+    return ", ".join(["neutral 0.5s", *(f"{name} 1s" for name in names), "neutral"])
+
+
+def animate(request: AnimateRequest, progress: Progress | None = None) -> AnimateResult:
+    report = progress or (lambda fraction, message: None)
+    seconds: dict[str, float] = {}
+    # 1. Check the request; add the prompts the schedule needs that were not asked for.
+    entries = check_request(request)
+    prompts = list(request.prompts)
+    if entries is not None:
+        prompts += missing_targets(entries, planned_expressions(prompts))
+    out_dir = Path(request.out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    try:
+        # 2. The expression set, from the embedded CPU engine.
+        start = time.perf_counter()
+        generate_locally(prompts, work / "expressions", photo=request.photo, sample=request.sample,
+                         editor=request.editor, reconstructor=request.reconstructor,
+                         progress=lambda f, message: report(0.6 * f, message))
+        seconds["pipeline"] = time.perf_counter() - start
+        expression_set = read_expression_set(work / "expressions")
+        # 3. The scene: face, blended material, timeline.
+        start = time.perf_counter()
+        report(0.6, "building the Blender scene")
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        scene = bpy.context.scene
+        face = build_face_object(expression_set)
+        drive_blend_weights(face, build_face_material(face, expression_set))
+        names = expression_set.names()[1:]
+        schedule = parse_schedule(request.schedule or default_schedule(names))
+        apply_schedule(face, schedule, fps=request.fps,
+                       expressions={e.name: e.prompt for e in expression_set.expressions})
+        frame_face(scene, face)
+        configure_cycles(scene, request.preview_size, request.preview_samples)
+        blend_path = work / "face.blend"
+        bpy.ops.wm.save_as_mainfile(filepath=str(blend_path), relative_remap=True, compress=True)
+        seconds["scene"] = time.perf_counter() - start
+        # 4. FBX for Unity.
+        start = time.perf_counter()
+        report(0.65, "exporting face.fbx")
+        fbx_path = export_fbx(face, work / "face.fbx")
+        seconds["export"] = time.perf_counter() - start
+        files = {"expression_set": out_dir / "expressions", "blend": out_dir / "face.blend",
+                 "fbx": out_dir / fbx_path.name}
+        # 5. Preview: contact sheet of the expressions, timeline frames, video.
+        if request.preview:
+            start = time.perf_counter()
+            report(0.7, "rendering the contact sheet")
+            with tempfile.TemporaryDirectory() as tiles:
+                render_contact_sheet(scene, face, work / "contact_sheet.png", Path(tiles))
+            frames = preview_frames(scene, request.preview_fps)
+            frame_files = render_frames(scene, frames, work / "preview",
+                                        progress=lambda f, message: report(0.72 + 0.25 * f, message))
+            encode_video(frame_files, work / "preview.mp4", request.preview_fps)
+            seconds["preview"] = time.perf_counter() - start
+            files.update(contact_sheet=out_dir / "contact_sheet.png", video=out_dir / "preview.mp4",
+                         frames=out_dir / "preview")
+        # 6. Into place (an old output is moved aside first and removed only once the new one is there).
+        _replace_folder(work, out_dir)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    report(1.0, f"done: {out_dir}")
+    return AnimateResult(out_dir=out_dir, files=files, seconds=seconds)
+
+
+def _replace_folder(new: Path, target: Path) -> None:
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        old.rmdir()
+        target.rename(old)
+    new.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
