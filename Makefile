@@ -18,8 +18,8 @@ $(BIN)/.installed: pyproject.toml
 setup: $(BIN)/.installed
 
 demo: setup
-	$(BIN)/promptface-backend generate --sample astronaut "happy" "a delighted surprise" \
-		"70% happy + 30% surprised" "angry" --out demo/astronaut --overwrite --diagnostics
+	$(BIN)/promptface animate --sample astronaut "happy" "a delighted surprise" \
+		"70% happy + 30% surprised" "angry" --out demo/astronaut --overwrite
 
 test: setup
 	$(BIN)/python -m pytest

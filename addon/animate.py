@@ -94,7 +94,7 @@ def animate(request: AnimateRequest, progress: Progress | None = None) -> Animat
     prompts = list(request.prompts)
     if entries is not None:
         prompts += missing_targets(entries, planned_expressions(prompts))
-    out_dir = Path(request.out_dir)
+    out_dir = Path(request.out_dir).resolve()  # Blender resolves relative image paths against its own folder
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     try:

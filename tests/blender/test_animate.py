@@ -35,9 +35,10 @@ def read_png(path: Path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def animated(tmp_path_factory):
-    out = tmp_path_factory.mktemp("animate") / "shot"
-    result = promptface("animate", "--sample", "astronaut", "happy", "--schedule", SCHEDULE, "--out", str(out),
-                        *PREVIEW)
+    work = tmp_path_factory.mktemp("animate")
+    out = work / "shot"
+    result = promptface("animate", "--sample", "astronaut", "happy", "--schedule", SCHEDULE, "--out", "shot",
+                        *PREVIEW, cwd=work)  # a relative --out, as users type it
     assert result.returncode == 0, result.stderr[-3000:]
     return out, result
 
@@ -84,6 +85,10 @@ def test_preview_frames_differ_where_the_expression_changes(animated):
     assert np.abs(neutral_a - happy).max() > 0.1
     sheet = read_png(out / "contact_sheet.png")
     assert sheet.shape[:2] == (48, 3 * 48)  # neutral, happy, surprised
+    magenta = (sheet[..., 0] > 0.9) & (sheet[..., 1] < 0.1) & (sheet[..., 2] > 0.9)
+    assert magenta.sum() == 0  # Blender paints missing textures magenta
+    skin = sheet[20:28, 20:28].mean(axis=(0, 1))
+    assert skin[0] > skin[2]  # the astronaut's skin texture, warmer than blue
 
 
 def test_bad_input_exits_2_and_leaves_nothing(tmp_path):
