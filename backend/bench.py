@@ -5,7 +5,8 @@ import time
 
 import numpy as np
 
-from backend.calibration import calibrate, paint_mouth_patch
+from backend.calibration import calibrate
+from backend.mouth_interior import paint_mouth_patch
 from backend.photo_io import decode_photo
 from backend.pipeline import Engines, PipelineOptions, _expression
 from backend.piecewise_warp import border_anchors, warp_piecewise_affine
@@ -32,7 +33,7 @@ def bench_cpu(photo_bytes: bytes, photo_name: str, runs: int = 5) -> None:
     print(f"  calibration                      {calibration:8.3f} s   target {CALIBRATION_TARGET_S} s "
           f"({calibration / CALIBRATION_TARGET_S:.2f} of target)")
 
-    base_texture = paint_mouth_patch(subject.crop)
+    base_texture = paint_mouth_patch(subject.crop, subject.mouth_patch)
     neutral_embedding = engines.embedder.embed(subject.crop)
     for prompt in BENCH_PROMPTS:
         stage_times: dict[str, list[float]] = {}

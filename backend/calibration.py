@@ -11,6 +11,7 @@ import numpy as np
 from addon.core.obj_mesh import Mesh
 from backend.action_units import ActionUnitBasis, FaceFrame, build_action_unit_basis, face_frame
 from backend.face_detection import FaceChoice, FaceFinder, LandmarkDetector, choose_face
+from backend.mouth_interior import MouthPatch, mouth_patch, patch_uvs
 from backend.face_topology import (LANDMARK_COUNT, FaceTopology, backing_positions, face_normals_towards_camera,
                                    face_topology)
 
@@ -18,10 +19,6 @@ CROP_SIZE = 512
 # Crop side as a multiple of the face's landmark extent: room for hair, ears and an opened jaw.
 CROP_MARGIN = 1.7
 FACE_WIDTH_M = 0.14
-# Where the inner-mouth backing samples the texture: a small dark patch painted in a corner.
-MOUTH_PATCH_UV = (0.02, 0.02)
-MOUTH_PATCH_PX = 12
-MOUTH_COLOUR = (58, 24, 26)
 # Landmarks whose motion no action unit reaches below this mobility anchor the rigid alignment.
 STABLE_MOBILITY = 0.02
 
@@ -60,6 +57,7 @@ class Subject:
     mobility: np.ndarray                   # (468,) 0..1
     face_region: np.ndarray                # (S,S) bool, inside the face oval in the crop
     skin_region: np.ndarray                # (S,S) bool, face oval minus eyes, brows and mouth
+    mouth_patch: MouthPatch                # what the inner-mouth backing shows, painted into every texture
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -90,7 +88,8 @@ def calibrate(photo: np.ndarray, photo_name: str, photo_bytes: bytes, finder: Fa
     basis = build_action_unit_basis(landmarks_m, topology.landmark_triangles)
     mobility = basis.mobility()
     vertices = backing_positions(topology, landmarks_m, frame.axes[2]).astype(np.float32)
-    uvs, face_uvs = base_uvs(topology, landmarks_px, crop_size)
+    patch = mouth_patch(crop, landmarks_px[topology.mouth_loop, :2])
+    uvs, face_uvs = base_uvs(topology, landmarks_px, crop_size, patch)
     base_mesh = Mesh(vertices=vertices, faces=topology.triangles, uvs=uvs, face_uvs=face_uvs)
     face_region, skin_region = face_regions(topology, landmarks_px, crop_size)
     notes = [choice.note] if choice.note else []
@@ -98,7 +97,7 @@ def calibrate(photo: np.ndarray, photo_name: str, photo_bytes: bytes, finder: Fa
                    face=choice, crop_box=crop_box, crop=crop, landmarks_px=landmarks_px, crop_to_mesh=crop_to_mesh,
                    topology=topology, frame=frame, base_mesh=base_mesh, action_units=basis,
                    stable_landmarks=np.flatnonzero(mobility < STABLE_MOBILITY), mobility=mobility,
-                   face_region=face_region, skin_region=skin_region, notes=notes)
+                   face_region=face_region, skin_region=skin_region, mouth_patch=patch, notes=notes)
 
 
 def crop_square(photo: np.ndarray, box: tuple[float, float, float], size: int) -> np.ndarray:
@@ -132,35 +131,33 @@ def _crop_to_mesh(landmarks_px: np.ndarray) -> CropToMesh:
     return CropToMesh(origin_px=landmarks_px.mean(axis=0), metres_per_px=FACE_WIDTH_M / width_px)
 
 
-def base_uvs(topology: FaceTopology, landmarks_px: np.ndarray, crop_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-vertex UVs (landmark positions in the crop; eye backings sample the eyes) plus one UV for the
-    mouth patch. Returns uvs (V+1,2) float32 and face_uvs (F,3) int32."""
-    uv = np.zeros((topology.vertex_count + 1, 2))
+def base_uvs(topology: FaceTopology, landmarks_px: np.ndarray, crop_size: int,
+             patch: MouthPatch) -> tuple[np.ndarray, np.ndarray]:
+    """UVs: landmarks at their crop positions; eye backings sample the eyes; the mouth backing and the
+    inner-lip loop's corners of its triangles sample the mouth patch. Returns uvs (V+L,2) float32 — one UV
+    per vertex, then one per inner-lip loop vertex for the backing's side — and face_uvs (F,3) int32."""
+    loop = topology.mouth_loop
+    uv = np.zeros((topology.vertex_count + len(loop), 2))
     uv[:LANDMARK_COUNT] = np.column_stack([landmarks_px[:, 0], crop_size - landmarks_px[:, 1]]) / crop_size
-    patch = topology.vertex_count
-    uv[patch] = MOUTH_PATCH_UV
-    mouth_vertices = set(topology.mouth_backing_vertices.tolist())
-    for loop, start, (_, _, shrink) in topology.backings():
-        rim = uv[loop]
+    for eye_loop, start, (_, _, shrink) in topology.backings()[1:]:
+        rim = uv[eye_loop]
         centre = rim.mean(axis=0)
-        uv[start:start + len(loop)] = centre + shrink * (rim - centre)
-        uv[start + len(loop)] = centre
-    uv[sorted(mouth_vertices)] = MOUTH_PATCH_UV
+        uv[start:start + len(eye_loop)] = centre + shrink * (rim - centre)
+        uv[start + len(eye_loop)] = centre
+    _, mouth_start, (_, _, shrink) = topology.backings()[0]
+    lips_px = landmarks_px[loop, :2]
+    centre_px = lips_px.mean(axis=0)
+    ring_px = centre_px + shrink * (lips_px - centre_px)
+    uv[mouth_start:mouth_start + len(loop) + 1] = patch_uvs(patch, np.vstack([ring_px, centre_px]), crop_size)
+    loop_uv_start = topology.vertex_count
+    uv[loop_uv_start:] = patch_uvs(patch, lips_px, crop_size)
     face_uvs = topology.triangles.copy()
-    mouth_rows = np.isin(face_uvs, list(mouth_vertices)).any(axis=1)
-    face_uvs[mouth_rows] = patch
+    mouth_rows = np.flatnonzero(np.isin(face_uvs, topology.mouth_backing_vertices).any(axis=1))
+    for position, vertex in enumerate(loop):
+        corners = face_uvs[mouth_rows]
+        corners[corners == vertex] = loop_uv_start + position
+        face_uvs[mouth_rows] = corners
     return uv.astype(np.float32), face_uvs.astype(np.int32)
-
-
-def paint_mouth_patch(texture: np.ndarray) -> np.ndarray:
-    """The texture with the inner-mouth colour painted where the mouth backing samples it."""
-    size = texture.shape[0]
-    u, v = MOUTH_PATCH_UV
-    cx, cy = round(u * size), round((1 - v) * size)
-    half = MOUTH_PATCH_PX // 2
-    painted = texture.copy()
-    painted[max(cy - half, 0):cy + half, max(cx - half, 0):cx + half] = MOUTH_COLOUR
-    return painted
 
 
 def face_regions(topology: FaceTopology, landmarks_px: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

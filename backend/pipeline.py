@@ -14,7 +14,8 @@ import numpy as np
 from addon.core.errors import PromptFaceError
 from addon.core.expression_set import ExpressionData, write_expression_set
 from addon.core.prompt_grammar import expression_name, parse_prompt
-from backend.calibration import CROP_SIZE, Subject, calibrate, paint_mouth_patch
+from backend.calibration import CROP_SIZE, Subject, calibrate
+from backend.mouth_interior import paint_mouth_patch
 from backend.editors.warp import WarpEditor
 from backend.face_detection import FaceFinder, LandmarkDetector
 from backend.metrics import IdentityEmbedder, image_metrics
@@ -125,7 +126,7 @@ def generate(photo_bytes: bytes, photo_name: str, prompts: list[str], out_dir: s
     photo = decode_photo(photo_bytes, source=photo_name)
     subject = calibrate(photo, photo_name, photo_bytes, engines.finder, engines.detector, options.crop_size)
     calibration_seconds = time.perf_counter() - start
-    base_texture = paint_mouth_patch(subject.crop)
+    base_texture = paint_mouth_patch(subject.crop, subject.mouth_patch)
     neutral_embedding = engines.embedder.embed(subject.crop)
     if neutral_embedding is None:
         subject.notes.append("the identity model found no face in the neutral crop; identity cosine not measured")

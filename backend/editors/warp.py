@@ -4,7 +4,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from backend.calibration import MOUTH_COLOUR, Subject, polygon_mask
+from backend.calibration import Subject, polygon_mask
+from backend.mouth_interior import MOUTH_COLOUR
 from backend.piecewise_warp import border_anchors, warp_piecewise_affine
 
 NAME = "warp"

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from backend.calibration import Subject, paint_mouth_patch
+from backend.calibration import Subject
+from backend.mouth_interior import paint_mouth_patch
 from backend.face_detection import LandmarkDetector
 from backend.piecewise_warp import border_anchors, warp_piecewise_affine
 from backend.rigid_alignment import fit_similarity
@@ -60,7 +61,7 @@ class LandmarkReconstructor:
         texture = unwarp_to_uv(edited, found[:, :2], subject.landmarks_px[:, :2],
                                fit_similarity(subject.landmarks_px[stable, :2], found[stable, :2]).apply)
         face_width_px = subject.frame.width / subject.crop_to_mesh.metres_per_px
-        return Reconstruction(vertices=vertices, texture=paint_mouth_patch(texture), landmarks_px=found,
+        return Reconstruction(vertices=vertices, texture=paint_mouth_patch(texture, subject.mouth_patch), landmarks_px=found,
                               alignment_error=float(residual / face_width_px), landmarks_source=landmarks_source)
 
 

@@ -3,8 +3,7 @@ import numpy as np
 import pytest
 
 from addon.core.obj_mesh import check_mesh
-from backend.calibration import (CROP_SIZE, FACE_WIDTH_M, MOUTH_COLOUR, MOUTH_PATCH_UV, base_uvs, calibrate,
-                                 crop_square, paint_mouth_patch)
+from backend.calibration import CROP_SIZE, FACE_WIDTH_M, calibrate, crop_square
 from backend.face_topology import LANDMARK_COUNT
 
 FOREHEAD_TOP, CHIN, NOSE_TIP, RIGHT_CHEEK, LEFT_CHEEK = 10, 152, 1, 234, 454
@@ -51,22 +50,6 @@ def test_uvs_are_the_landmarks_crop_positions(subject):
     np.testing.assert_allclose(mesh.uvs[:LANDMARK_COUNT], expected, atol=1e-6)
     landmark_rows = len(subject.topology.landmark_triangles)
     np.testing.assert_array_equal(mesh.face_uvs[:landmark_rows], subject.topology.landmark_triangles)
-
-
-def test_mouth_backing_samples_the_painted_patch(subject):
-    topology = subject.topology
-    uvs, face_uvs = base_uvs(topology, subject.landmarks_px, CROP_SIZE)
-    patch = topology.vertex_count
-    np.testing.assert_allclose(uvs[patch], MOUTH_PATCH_UV)
-    mouth_rows = np.isin(topology.triangles, topology.mouth_backing_vertices).any(axis=1)
-    assert mouth_rows.sum() == 3 * len(topology.mouth_loop)
-    assert (face_uvs[mouth_rows] == patch).all()
-    np.testing.assert_array_equal(face_uvs[~mouth_rows], topology.triangles[~mouth_rows])
-    # The patch UV lands inside the square paint_mouth_patch colours (v up, rows down).
-    painted = paint_mouth_patch(subject.crop)
-    row, column = round((1 - MOUTH_PATCH_UV[1]) * CROP_SIZE) - 1, round(MOUTH_PATCH_UV[0] * CROP_SIZE)
-    assert tuple(painted[row, column]) == MOUTH_COLOUR
-    assert (painted[:400] == subject.crop[:400]).all()  # nothing else is painted
 
 
 def test_regions_cover_the_face(subject):

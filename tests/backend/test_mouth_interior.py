@@ -1,0 +1,43 @@
+"""The inner-mouth backing: its UVs land in the patch, and the patch shows the photo's mouth when it is open."""
+import numpy as np
+
+from backend.calibration import CROP_SIZE, base_uvs
+from backend.mouth_interior import MOUTH_COLOUR, PATCH_PX, mouth_patch, paint_mouth_patch, patch_uvs
+
+
+def texel(texture, uv):
+    size = texture.shape[0]
+    return texture[min(int((1 - uv[1]) * size), size - 1), min(int(uv[0] * size), size - 1)]
+
+
+def test_backing_triangles_sample_only_the_patch_and_the_face_keeps_its_uvs(subject):
+    topology = subject.topology
+    uvs, face_uvs = base_uvs(topology, subject.landmarks_px, CROP_SIZE, subject.mouth_patch)
+    mouth_rows = np.isin(topology.triangles, topology.mouth_backing_vertices).any(axis=1)
+    assert mouth_rows.sum() == 3 * len(topology.mouth_loop)
+    patch_corner = uvs[face_uvs[mouth_rows]].reshape(-1, 2)
+    assert (patch_corner[:, 0] <= PATCH_PX / CROP_SIZE + 1e-6).all()
+    assert (patch_corner[:, 1] <= PATCH_PX / CROP_SIZE + 1e-6).all()
+    # The face surface itself still samples the crop at the landmarks (lip vertices included).
+    np.testing.assert_array_equal(face_uvs[~mouth_rows], topology.triangles[~mouth_rows])
+    assert len(uvs) == topology.vertex_count + len(topology.mouth_loop)
+    assert face_uvs.max() < len(uvs) and (face_uvs[~mouth_rows] < topology.vertex_count).all()
+
+
+def test_the_patch_shows_the_open_mouth_of_the_photo(subject):
+    """The astronaut smiles with her teeth showing: the patch centre is bright teeth, not the cavity colour."""
+    patch = subject.mouth_patch
+    centre = patch.image[PATCH_PX // 2 - 2:PATCH_PX // 2 + 2, PATCH_PX // 2 - 8:PATCH_PX // 2 + 8].mean(axis=(0, 1))
+    assert centre.mean() > 120
+    assert tuple(patch.image[0, 0]) == MOUTH_COLOUR  # outside the lips: the cavity
+    painted = paint_mouth_patch(subject.crop, patch)
+    lips_uv = patch_uvs(patch, subject.landmarks_px[subject.topology.mouth_loop, :2].mean(axis=0)[None], CROP_SIZE)
+    assert np.abs(texel(painted, lips_uv[0]).astype(int) - centre).max() < 60
+    assert (painted[:-PATCH_PX] == subject.crop[:-PATCH_PX]).all()  # nothing else is painted
+
+
+def test_a_closed_mouth_gives_the_cavity_colour():
+    crop = np.full((128, 128, 3), 200, np.uint8)
+    closed_lips = np.column_stack([np.linspace(40, 80, 20), np.full(20, 64.0)])  # a flat line: no opening
+    patch = mouth_patch(crop, closed_lips)
+    assert (np.abs(patch.image.astype(int) - MOUTH_COLOUR).max(axis=2) <= 1).all()
