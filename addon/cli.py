@@ -36,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("--samples", type=int, default=16)
     render.set_defaults(run=_render)
 
+    bench = commands.add_parser("bench", help="client-side benchmarks (print ratios; never pass/fail)")
+    bench.add_argument("target", choices=("scene", "disk", "animate", "all"))
+    bench.add_argument("--shot", type=Path, help="for disk: an existing `promptface animate` output folder")
+    bench.set_defaults(run=_bench)
+
     inspect = commands.add_parser("inspect", help="validate an expression set (folder or .zip) and summarise it")
     inspect.add_argument("path", help="expression set folder or zip")
     inspect.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -77,6 +82,21 @@ def _render(args) -> int:
     written = render_blend_file(args.blend, args.out, frames=args.frames, size=args.size, samples=args.samples,
                                 progress=_print_progress)
     print(f"rendered {len(written)} frames to {args.out}")
+    return 0
+
+
+def _bench(args) -> int:
+    import tempfile
+
+    from addon import bench
+    with tempfile.TemporaryDirectory() as folder:
+        if args.target in ("scene", "all"):
+            bench.bench_scene()
+        shot = args.shot
+        if args.target in ("animate", "all") or (args.target == "disk" and shot is None):
+            shot = bench.bench_animate(Path(folder) / "shot")
+        if args.target in ("disk", "all"):
+            bench.bench_disk(shot)
     return 0
 
 
