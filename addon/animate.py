@@ -13,17 +13,17 @@ from typing import Callable
 
 import bpy
 
-from addon.core.errors import PromptFaceError
-from addon.core.expression_set import read_expression_set
-from addon.core.prompt_grammar import expression_name, parse_prompt
-from addon.core.schedule import parse_schedule
-from addon.scene.face_object import build_face_object
-from addon.scene.fbx_export import export_fbx
-from addon.render_frames import configure_cycles, render_frames
-from addon.scene.preview import encode_video, frame_face, preview_frames, render_contact_sheet
-from addon.scene.texture_blend_nodes import build_face_material, drive_blend_weights
-from addon.scene.timeline import apply_schedule, missing_targets
-from addon.transports.local import generate_locally
+from .core.errors import PromptFaceError
+from .core.expression_set import read_expression_set
+from .core.prompt_grammar import expression_name, parse_prompt
+from .core.schedule import parse_schedule
+from .scene.build import build_face
+from .scene.face_object import face_prompts
+from .scene.fbx_export import export_fbx
+from .render_frames import configure_cycles, render_frames
+from .scene.preview import encode_video, frame_face, preview_frames, render_contact_sheet
+from .scene.timeline import apply_schedule, missing_targets
+from .transports.local import generate_locally
 
 Progress = Callable[[float, str], None]
 
@@ -110,12 +110,10 @@ def animate(request: AnimateRequest, progress: Progress | None = None) -> Animat
         report(0.6, "building the Blender scene")
         bpy.ops.wm.read_factory_settings(use_empty=True)
         scene = bpy.context.scene
-        face = build_face_object(expression_set)
-        drive_blend_weights(face, build_face_material(face, expression_set))
+        face = build_face(expression_set)
         names = expression_set.names()[1:]
         schedule = parse_schedule(request.schedule or default_schedule(names))
-        apply_schedule(face, schedule, fps=request.fps,
-                       expressions={e.name: e.prompt for e in expression_set.expressions})
+        apply_schedule(face, schedule, fps=request.fps, expressions=face_prompts(face))
         frame_face(scene, face)
         configure_cycles(scene, request.preview_size, request.preview_samples)
         blend_path = work / "face.blend"

@@ -13,10 +13,10 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from addon.core.coordinates import expression_set_to_blender
-from addon.core.expression_set import ExpressionData, read_expression_set, write_expression_set
-from addon.core.obj_mesh import Mesh, write_obj
-from addon.scene.face_object import build_face_object
+from .core.coordinates import expression_set_to_blender
+from .core.expression_set import ExpressionData, read_expression_set, write_expression_set
+from .core.obj_mesh import Mesh, write_obj
+from .scene.face_object import build_face_object
 
 THESIS_INBETWEENS = 10
 THESIS_TEXTURE_PX = 1024
@@ -122,7 +122,7 @@ def _folder_bytes(path: Path) -> int:
 
 
 def bench_animate(out: Path) -> Path:
-    from addon.animate import AnimateRequest, animate
+    from .animate import AnimateRequest, animate
 
     request = AnimateRequest(prompts=["happy", "a delighted surprise", "70% happy + 30% surprised"], out_dir=out,
                              sample="astronaut", overwrite=True)

@@ -5,8 +5,8 @@ import json
 import sys
 from pathlib import Path
 
-from addon.core.errors import PromptFaceError
-from addon.core.expression_set import read_expression_set
+from .core.errors import PromptFaceError
+from .core.expression_set import read_expression_set
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _animate(args) -> int:
-    from addon.animate import AnimateRequest, animate
+    from .animate import AnimateRequest, animate
 
     if args.sample:
         photo, prompts = None, args.inputs
@@ -77,7 +77,7 @@ def _animate(args) -> int:
 
 
 def _render(args) -> int:
-    from addon.render_frames import render_blend_file
+    from .render_frames import render_blend_file
 
     written = render_blend_file(args.blend, args.out, frames=args.frames, size=args.size, samples=args.samples,
                                 progress=_print_progress)
@@ -88,7 +88,7 @@ def _render(args) -> int:
 def _bench(args) -> int:
     import tempfile
 
-    from addon import bench
+    from . import bench
     with tempfile.TemporaryDirectory() as folder:
         if args.target in ("scene", "all"):
             bench.bench_scene()

@@ -90,7 +90,7 @@ def render_open_file(out_dir: Path, frames: str | None = None, size: int = 512, 
 def render_blend_file(blend: Path, out_dir: Path, frames: str | None = None, size: int = 512, samples: int = 16,
                       progress=None) -> list[Path]:
     """Open a saved PromptFace scene and render it."""
-    from addon.core.errors import PromptFaceError  # only when run as part of the package
+    from .core.errors import PromptFaceError  # only when run as part of the package
     if not Path(blend).is_file():
         raise PromptFaceError(f"'{blend}' does not exist or is not a file")
     try:

@@ -18,8 +18,8 @@ import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from addon.core.errors import PromptError
-from addon.core.vocabulary import (
+from ..core.errors import PromptError
+from ..core.vocabulary import (
     ACTION_UNITS,
     EMOTION_SYNONYMS,
     EMOTIONS,

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from addon.core.errors import ScheduleError
+from ..core.errors import ScheduleError
 
 DEFAULT_TRANSITION_S = 0.3
 

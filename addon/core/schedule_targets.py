@@ -19,10 +19,10 @@ missing emotions (canonical words, so ``joy`` asks for ``happy``), and a mixture
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from addon.core.errors import PromptError, ScheduleError
-from addon.core.prompt_grammar import KIND_EMOTIONS, parse_prompt
-from addon.core.schedule import ScheduleEntry
-from addon.core.vocabulary import EMOTION_SYNONYMS, EMOTIONS
+from ..core.errors import PromptError, ScheduleError
+from ..core.prompt_grammar import KIND_EMOTIONS, parse_prompt
+from ..core.schedule import ScheduleEntry
+from ..core.vocabulary import EMOTION_SYNONYMS, EMOTIONS
 
 NEUTRAL = EMOTIONS[0]
 MAX_WEIGHT = 1.0

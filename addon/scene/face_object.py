@@ -5,12 +5,13 @@ Bulk data moves through `foreach_set` on flat float32 arrays; there are no per-v
 import bpy
 import numpy as np
 
-from addon.core.coordinates import expression_set_to_blender
-from addon.core.expression_set import ExpressionSet
-from addon.core.obj_mesh import Mesh
+from ..core.coordinates import expression_set_to_blender
+from ..core.expression_set import ExpressionSet
+from ..core.obj_mesh import Mesh
 
 # Custom properties on the face object, so later steps (append, export) find what built it.
 SET_PATH_PROPERTY = "promptface_expression_set"
+PROMPTS_PROPERTY = "promptface_prompts"
 NEUTRAL_NAME = "neutral"
 
 
@@ -25,7 +26,13 @@ def build_face_object(expression_set: ExpressionSet, name: str = "PromptFace",
         if expression.name != NEUTRAL_NAME:
             add_shape_key(face, expression.name, expression.vertices)
     face[SET_PATH_PROPERTY] = str(expression_set.root)
+    face[PROMPTS_PROPERTY] = {e.name: e.prompt for e in expression_set.expressions if e.name != NEUTRAL_NAME}
     return face
+
+
+def face_prompts(face: bpy.types.Object) -> dict[str, str]:
+    """{expression name: prompt} recorded when the face was built (schedules may name either)."""
+    return {name: str(prompt) for name, prompt in face.get(PROMPTS_PROPERTY, {}).items()}
 
 
 def mesh_from_arrays(name: str, source: Mesh) -> bpy.types.Mesh:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import bpy
 
-from addon.core.errors import PromptFaceError
-from addon.core.expression_set import BASE_TEXTURE_FILE, ExpressionSet, expression_file_names, read_expression_set
-from addon.scene.face_object import SET_PATH_PROPERTY, expression_keys
+from ..core.errors import PromptFaceError
+from ..core.expression_set import BASE_TEXTURE_FILE, ExpressionSet, expression_file_names, read_expression_set
+from ..scene.face_object import SET_PATH_PROPERTY, expression_keys
 
 log = logging.getLogger(__name__)
 

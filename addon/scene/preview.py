@@ -7,8 +7,8 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
-from addon.render_frames import blender_output_silenced, render_still
-from addon.scene.face_object import expression_keys
+from ..render_frames import blender_output_silenced, render_still
+from ..scene.face_object import expression_keys
 
 PREVIEW_CAMERA = "PromptFace Camera"
 PREVIEW_LIGHT = "PromptFace Light"

@@ -20,9 +20,9 @@ when auto-run of scripts is off).
 """
 import bpy
 
-from addon.core.expression_set import Expression, ExpressionSet
-from addon.core.texture_blend import DEFAULT_EDGE_HIGH, DEFAULT_EDGE_LOW
-from addon.scene.face_object import NEUTRAL_NAME, expression_keys
+from ..core.expression_set import Expression, ExpressionSet
+from ..core.texture_blend import DEFAULT_EDGE_HIGH, DEFAULT_EDGE_LOW
+from ..scene.face_object import NEUTRAL_NAME, expression_keys
 
 GROUP_NAME = "PromptFace Texture Blend"
 MATERIAL_PREFIX = "PromptFace"

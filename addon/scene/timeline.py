@@ -24,10 +24,10 @@ from numbers import Integral
 
 import bpy
 
-from addon.core.errors import ScheduleError
-from addon.core.schedule import DEFAULT_TRANSITION_S, Key, ScheduleEntry, format_schedule, schedule_keys
-from addon.core.schedule_targets import missing_targets, resolve_target  # noqa: F401  (missing_targets: re-exported)
-from addon.scene.face_object import expression_keys
+from ..core.errors import ScheduleError
+from ..core.schedule import DEFAULT_TRANSITION_S, Key, ScheduleEntry, format_schedule, schedule_keys
+from ..core.schedule_targets import missing_targets, resolve_target  # noqa: F401  (missing_targets: re-exported)
+from ..scene.face_object import expression_keys
 
 FRAME_START = 1
 SCHEDULE_PROPERTY = "promptface_schedule"

@@ -15,7 +15,7 @@ from collections import deque
 from pathlib import Path
 from typing import Callable
 
-from addon.core.errors import PromptFaceError
+from ..core.errors import PromptFaceError
 
 BACKEND_COMMAND_ENV = "PROMPTFACE_BACKEND_COMMAND"
 PROGRESS_LINE = re.compile(r"^\[\s*(\d+)%\]\s*(.*)$")
