@@ -16,6 +16,7 @@ import numpy as np
 from .core.coordinates import expression_set_to_blender
 from .core.expression_set import ExpressionData, read_expression_set, write_expression_set
 from .core.obj_mesh import Mesh, write_obj
+from .core.png import encode_png, read_png
 from .scene.face_object import build_face_object
 
 THESIS_INBETWEENS = 10
@@ -98,20 +99,19 @@ def bench_disk(shot: Path) -> None:
 
 def _thesis_transition_bytes(expression_set, folder: Path) -> int:
     """Write one transition the thesis' way (neutral → first expression) and count its bytes."""
-    import cv2  # only the benchmark upsamples to the thesis' texture size
-
     base = expression_set.base_mesh
     target = expression_set.expressions[1]
-    start_texture = cv2.imread(str(expression_set.base_texture_path))
-    end_texture = cv2.imread(str(target.texture_path))
+    start_texture = read_png(expression_set.base_texture_path).astype(np.float32)
+    end_texture = read_png(target.texture_path).astype(np.float32)
+    repeat = THESIS_TEXTURE_PX // start_texture.shape[0]
     for step in range(1, THESIS_INBETWEENS + 1):
         t = step / (THESIS_INBETWEENS + 1)
         vertices = (1 - t) * base.vertices + t * target.vertices
         write_obj(folder / f"frame_{step:02d}.obj", Mesh(vertices, base.faces, base.uvs, base.face_uvs))
-        texture = cv2.addWeighted(start_texture, 1 - t, end_texture, t, 0)
-        texture = cv2.resize(texture, (THESIS_TEXTURE_PX, THESIS_TEXTURE_PX), interpolation=cv2.INTER_CUBIC)
-        # Maximum PNG compression: the baseline is measured at its smallest, in its favour.
-        cv2.imwrite(str(folder / f"frame_{step:02d}.png"), texture, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+        texture = np.rint((1 - t) * start_texture + t * end_texture).astype(np.uint8)
+        # Nearest-neighbour upsampling and maximum compression: the baseline at its smallest, in its favour.
+        texture = texture.repeat(repeat, axis=0).repeat(repeat, axis=1)
+        (folder / f"frame_{step:02d}.png").write_bytes(encode_png(texture, level=9))
     return _folder_bytes(folder)
 
 

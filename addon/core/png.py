@@ -32,10 +32,10 @@ _IHDR_END = len(PNG_SIGNATURE) + 8 + 13 + 4  # signature, IHDR length+type, IHDR
 # Encoding
 
 
-def encode_png(image: np.ndarray) -> bytes:
+def encode_png(image: np.ndarray, level: int = ZLIB_LEVEL) -> bytes:
     """PNG bytes of an 8-bit image.
 
-    image: uint8 (H,W) grey, (H,W,2) grey+alpha, (H,W,3) RGB or (H,W,4) RGBA.
+    image: uint8 (H,W) grey, (H,W,2) grey+alpha, (H,W,3) RGB or (H,W,4) RGBA; level: zlib level 0..9.
     Each row gets the cheapest of the None, Sub and Up filters (smallest sum of absolute residuals).
     """
     pixels = _image_as_hwc(image)
@@ -45,7 +45,7 @@ def encode_png(image: np.ndarray) -> bytes:
     return b"".join((
         PNG_SIGNATURE,
         _chunk(b"IHDR", header),
-        _chunk(b"IDAT", zlib.compress(scanlines.tobytes(), ZLIB_LEVEL)),
+        _chunk(b"IDAT", zlib.compress(scanlines.tobytes(), level)),
         _chunk(b"IEND", b""),
     ))
 
