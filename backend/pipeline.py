@@ -105,45 +105,95 @@ def check_prompts(prompts: list[str]) -> None:
         parse_prompt(prompt)
 
 
+class JobCancelled(PromptFaceError):
+    """The caller asked to stop; nothing was written."""
+
+
+@dataclass
+class CalibratedSubject:
+    """A subject calibrated once and reused for every later prompt (the identity is locked here)."""
+    subject: Subject
+    base_texture: np.ndarray           # (S,S,3) uint8, the crop with the mouth patch painted
+    neutral_embedding: np.ndarray | None
+    neutral: GeneratedExpression
+    calibration_seconds: float
+
+
+def calibrate_subject(photo_bytes: bytes, photo_name: str, engines: Engines,
+                      options: PipelineOptions = PipelineOptions()) -> CalibratedSubject:
+    """Decode the photo, find the face, build the base mesh, texture and action-unit fields."""
+    start = time.perf_counter()
+    photo = decode_photo(photo_bytes, source=photo_name)
+    subject = calibrate(photo, photo_name, photo_bytes, engines.finder, engines.detector, options.crop_size)
+    seconds = time.perf_counter() - start
+    base_texture = paint_mouth_patch(subject.crop, subject.mouth_patch)
+    neutral_embedding = engines.embedder.embed(subject.crop)
+    if neutral_embedding is None:
+        subject.notes.append("the identity model found no face in the neutral crop; identity cosine not measured")
+    neutral = _neutral_expression(subject, base_texture, engines, neutral_embedding, options)
+    neutral.data.timings["calibration"] = round(seconds, 4)
+    return CalibratedSubject(subject=subject, base_texture=base_texture, neutral_embedding=neutral_embedding,
+                             neutral=neutral, calibration_seconds=seconds)
+
+
 def generate(photo_bytes: bytes, photo_name: str, prompts: list[str], out_dir: str | Path, engines: Engines,
              options: PipelineOptions = PipelineOptions(), progress: Progress | None = None,
              overwrite: bool = False) -> Path:
-    """Run the pipeline and write the expression set to out_dir (atomically). Returns its path."""
+    """Run the whole pipeline for one photo and write the expression set to out_dir (atomically)."""
+    check_engines(options.editor, options.reconstructor)
+    check_prompts(prompts)
+    _check_destination(Path(out_dir), overwrite)
+    report = progress or (lambda fraction, message: None)
+    report(0.0, "calibrating the neutral photo")
+    calibrated = calibrate_subject(photo_bytes, photo_name, engines, options)
+    return generate_expressions(calibrated, prompts, out_dir, engines, options, progress, overwrite)
+
+
+def generate_expressions(calibrated: CalibratedSubject, prompts: list[str], out_dir: str | Path, engines: Engines,
+                         options: PipelineOptions = PipelineOptions(), progress: Progress | None = None,
+                         overwrite: bool = False,
+                         on_expression: Callable[[GeneratedExpression, int, int], None] | None = None,
+                         should_cancel: Callable[[], bool] | None = None) -> Path:
+    """Prompts → expressions of a calibrated subject → the expression set in out_dir (written atomically).
+
+    on_expression(result, index, total) sees each expression as soon as it is done (the live loop);
+    should_cancel() is asked between expressions and stops the run with JobCancelled.
+    """
     report = progress or (lambda fraction, message: None)
     # 1. Check everything before any work.
     check_engines(options.editor, options.reconstructor)
     check_prompts(prompts)
     out_dir = Path(out_dir)
-    if out_dir.exists() and not overwrite:
-        raise PromptFaceError(f"'{out_dir}' already exists; choose another --out or pass --overwrite")
-    steps = len(prompts) + 2
+    _check_destination(out_dir, overwrite)
+    steps = len(prompts) + 1
     if any(parse_prompt(prompt).kind == "free_text" for prompt in prompts):
         report(0.0, "loading the text model for free-text prompts")
         engines.text_model()
-    # 2. Calibrate the subject once.
-    report(0.0, "calibrating the neutral photo")
-    start = time.perf_counter()
-    photo = decode_photo(photo_bytes, source=photo_name)
-    subject = calibrate(photo, photo_name, photo_bytes, engines.finder, engines.detector, options.crop_size)
-    calibration_seconds = time.perf_counter() - start
-    base_texture = paint_mouth_patch(subject.crop, subject.mouth_patch)
-    neutral_embedding = engines.embedder.embed(subject.crop)
-    if neutral_embedding is None:
-        subject.notes.append("the identity model found no face in the neutral crop; identity cosine not measured")
-    results = [_neutral_expression(subject, base_texture, engines, neutral_embedding, options)]
-    results[0].data.timings["calibration"] = round(calibration_seconds, 4)
+    # 2. The neutral comes from calibration.
+    results = [calibrated.neutral]
     # 3. One expression per prompt.
     taken = {"neutral", "base"}
     for index, prompt in enumerate(prompts, start=1):
+        if should_cancel and should_cancel():
+            raise JobCancelled("cancelled before all expressions were done; nothing was written")
         name = expression_name(prompt, taken)
         taken.add(name)
-        report(index / steps, f"[{index}/{len(prompts)}] {name}: {prompt}")
-        results.append(_expression(subject, base_texture, name, prompt, engines, neutral_embedding, options))
+        report((index - 1) / steps, f"[{index}/{len(prompts)}] {name}: {prompt}")
+        result = _expression(calibrated.subject, calibrated.base_texture, name, prompt, engines,
+                             calibrated.neutral_embedding, options)
+        results.append(result)
+        if on_expression:
+            on_expression(result, index, len(prompts))
     # 4. Write the set.
-    report((steps - 1) / steps, f"writing the expression set to {out_dir}")
-    path = _write(subject, results, out_dir, options, engines, overwrite)
+    report(len(prompts) / steps, f"writing the expression set to {out_dir}")
+    path = _write(calibrated.subject, results, out_dir, options, engines, overwrite)
     report(1.0, "done")
     return path
+
+
+def _check_destination(out_dir: Path, overwrite: bool) -> None:
+    if out_dir.exists() and not overwrite:
+        raise PromptFaceError(f"'{out_dir}' already exists; choose another --out or pass --overwrite")
 
 
 def _neutral_expression(subject: Subject, base_texture: np.ndarray, engines: Engines, neutral_embedding,

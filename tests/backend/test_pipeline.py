@@ -170,3 +170,26 @@ def test_an_existing_output_is_kept_unless_overwrite(engines, astronaut_png, tmp
     assert (out / "keep.txt").read_text() == "mine"
     generate(astronaut_png, "a.png", ["AU12:0.5"], out, engines, overwrite=True)
     assert read_expression_set(out).names() == ["neutral", "au12_50"]
+
+
+def test_a_calibrated_subject_serves_later_prompts_and_streams_each_expression(engines, astronaut_png, tmp_path):
+    from backend.pipeline import calibrate_subject, generate_expressions
+    calibrated = calibrate_subject(astronaut_png, "astronaut.png", engines)
+    seen = []
+    generate_expressions(calibrated, ["happy", "sad"], tmp_path / "one", engines,
+                         on_expression=lambda result, index, total: seen.append((result.data.name, index, total)))
+    assert seen == [("happy", 1, 2), ("sad", 2, 2)]
+    generate_expressions(calibrated, ["surprised"], tmp_path / "two", engines)
+    first, second = read_expression_set(tmp_path / "one"), read_expression_set(tmp_path / "two")
+    np.testing.assert_array_equal(first.base_mesh.vertices, second.base_mesh.vertices)  # identity locked once
+
+
+def test_cancelling_between_expressions_writes_nothing(engines, astronaut_png, tmp_path):
+    from backend.pipeline import JobCancelled, calibrate_subject, generate_expressions
+    calibrated = calibrate_subject(astronaut_png, "astronaut.png", engines)
+    done = []
+    with pytest.raises(JobCancelled):
+        generate_expressions(calibrated, ["happy", "sad", "angry"], tmp_path / "set", engines,
+                             on_expression=lambda result, index, total: done.append(index),
+                             should_cancel=lambda: len(done) >= 1)
+    assert done == [1] and list(tmp_path.iterdir()) == []
