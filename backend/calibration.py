@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 
 from addon.core.obj_mesh import Mesh
-from backend.action_units import ActionUnitBasis, FaceFrame, build_action_unit_basis, face_frame
+from backend.action_units import (FACE_LEFT_SIDE, FACE_RIGHT_SIDE, INNER_BROW, OUTER_BROW, ActionUnitBasis,
+                                   FaceFrame, build_action_unit_basis, face_frame)
 from backend.face_detection import FaceChoice, FaceFinder, LandmarkDetector, choose_face
 from backend.mouth_interior import MouthPatch, mouth_patch, patch_uvs
 from backend.face_topology import (LANDMARK_COUNT, FaceTopology, backing_positions, face_normals_towards_camera,
@@ -126,7 +127,6 @@ def _crop_from_landmarks(landmarks_px: np.ndarray, box: tuple[float, float, floa
 
 
 def _crop_to_mesh(landmarks_px: np.ndarray) -> CropToMesh:
-    from backend.action_units import FACE_LEFT_SIDE, FACE_RIGHT_SIDE
     width_px = np.linalg.norm(landmarks_px[FACE_LEFT_SIDE] - landmarks_px[FACE_RIGHT_SIDE])
     return CropToMesh(origin_px=landmarks_px.mean(axis=0), metres_per_px=FACE_WIDTH_M / width_px)
 
@@ -166,7 +166,6 @@ def face_regions(topology: FaceTopology, landmarks_px: np.ndarray, size: int) ->
     holes = np.zeros_like(face)
     for loop in (topology.mouth_loop, *topology.eye_loops):
         holes |= polygon_mask(_grown(landmarks_px[loop, :2], 1.6), size)
-    from backend.action_units import INNER_BROW, OUTER_BROW
     for side in (0, 1):
         brow = landmarks_px[INNER_BROW[side] + OUTER_BROW[side], :2]
         holes |= polygon_mask(_grown(brow[cv2.convexHull(brow.astype(np.float32), returnPoints=False)[:, 0]], 1.3),
