@@ -6,13 +6,13 @@ BIN := $(VENV)/bin
 # The CPU build of torch; a GPU machine overrides this (make TORCH_SPEC='torch==2.13.0' ...).
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test extension clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet '$(TORCH_SPEC)'
-	$(BIN)/pip install --quiet -e '.[backend,blender,dev]'
+	$(BIN)/pip install --quiet -e '.[backend,blender,client,dev]'
 	touch $@
 
 setup: $(BIN)/.installed
@@ -23,6 +23,10 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# The Blender extension zips (one per platform, paramiko's wheels bundled) in dist/.
+extension: setup
+	$(BIN)/python -m addon.build_extension --out dist/
 
 clean:
 	rm -rf $(VENV) demo

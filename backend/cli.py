@@ -1,7 +1,8 @@
-"""`promptface-backend`: the compute side's commands (generate, bench; serve and train arrive with their issues)."""
+"""`promptface-backend`: the compute side's commands (generate, serve, bench)."""
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -41,6 +42,25 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--json", action="store_true", help="print a JSON summary instead of a table")
     generate.add_argument("--quiet", action="store_true", help="no progress lines")
     generate.set_defaults(run=_generate)
+
+    serve = commands.add_parser("serve", help="run the backend: the HTTP API, or with --stdio JSON lines on "
+                                              "stdin/stdout (for SSH)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the "
+                            "network, token required)")
+    serve.add_argument("--port", type=int, default=8765, help="TCP port (default 8765)")
+    serve.add_argument("--data-dir", type=Path, default=None,
+                       help="jobs, subjects, results and the token (default: $PROMPTFACE_DATA or "
+                            "~/.local/share/promptface)")
+    serve.add_argument("--stdio", action="store_true",
+                       help="serve one client with JSON lines on stdin/stdout instead of HTTP (run over SSH)")
+    serve.add_argument("--queue-depth", type=int, default=8, help="jobs that may wait (default 8; 429 beyond)")
+    serve.add_argument("--max-upload-mb", type=float, default=20.0, help="largest photo upload (default 20 MB)")
+    serve.add_argument("--max-megapixels", type=float, default=40.0, help="largest photo (default 40 MP)")
+    serve.add_argument("--max-prompts", type=int, default=16, help="prompts per job (default 16)")
+    serve.add_argument("--max-prompt-chars", type=int, default=200, help="characters per prompt (default 200)")
+    serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    serve.set_defaults(run=_serve)
 
     bench = commands.add_parser("bench", help="benchmarks (they print ratios and times, never pass/fail)")
     bench.add_argument("target", choices=("cpu",), help="cpu: per-stage times of the CPU engine")
@@ -114,6 +134,40 @@ def _print_summary(path: Path, manifest: dict) -> None:
               f"{metrics['psnr']:>6.1f} {sum(entry['timings'].values()):>8.2f}")
         for warning in entry["warnings"]:
             print(f"  warning: {warning}")
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("PROMPTFACE_DATA") or Path.home() / ".local" / "share" / "promptface")
+
+
+def _serve(args) -> int:
+    from backend.service import Service, ServiceSettings
+
+    for name in ("queue_depth", "max_prompts", "max_prompt_chars", "max_upload_mb", "max_megapixels"):
+        if getattr(args, name) < 1:
+            raise PromptFaceError(f"--{name.replace('_', '-')} must be at least 1")
+    data_dir = (args.data_dir or default_data_dir()).expanduser()
+    settings = ServiceSettings(data_dir=data_dir, max_upload_bytes=int(args.max_upload_mb * 1e6),
+                               max_pixels=int(args.max_megapixels * 1e6), max_prompts=args.max_prompts,
+                               max_prompt_chars=args.max_prompt_chars, queue_depth=args.queue_depth)
+    logging.getLogger().setLevel(args.log_level.upper())
+    if args.stdio:  # the JSON-lines transport owns stdout from here on
+        from backend.stdio_server import main as serve_stdio
+        return serve_stdio(Service(settings))
+    import uvicorn
+
+    from backend.http_api import create_app
+    from backend.http_api.token import load_or_create_token
+    token, token_path, created = load_or_create_token(data_dir)
+    if created:
+        print(f"API token (shown only now; it is kept in {token_path}, readable by you only):\n  {token}", flush=True)
+    else:
+        print(f"API token: in {token_path}", flush=True)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        logging.getLogger(__name__).warning("listening on %s: anyone who can reach port %d and has the token can use "
+                                            "this server; prefer an SSH tunnel", args.host, args.port)
+    uvicorn.run(create_app(Service(settings), token), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
 
 
 def _bench(args) -> int:

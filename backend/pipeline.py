@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from addon.core.errors import PromptFaceError
-from addon.core.expression_set import ExpressionData, write_expression_set
+from addon.core.expression_set import ExpressionData, ExpressionSetBuilder
 from addon.core.prompt_grammar import expression_name, parse_prompt
 from backend.calibration import CROP_SIZE, Subject, calibrate
 from backend.mouth_interior import paint_mouth_patch
@@ -105,8 +105,17 @@ def check_prompts(prompts: list[str]) -> None:
         parse_prompt(prompt)
 
 
+def expression_names(prompts: list[str]) -> list[str]:
+    """The file-safe expression name each prompt gets in the set, in order (unique, never neutral/base)."""
+    taken, names = {"neutral", "base"}, []
+    for prompt in prompts:
+        names.append(expression_name(prompt, taken))
+        taken.add(names[-1])
+    return names
+
+
 class JobCancelled(PromptFaceError):
-    """The caller asked to stop; nothing was written."""
+    """The caller asked to stop; out_dir was not written."""
 
 
 @dataclass
@@ -153,10 +162,14 @@ def generate_expressions(calibrated: CalibratedSubject, prompts: list[str], out_
                          options: PipelineOptions = PipelineOptions(), progress: Progress | None = None,
                          overwrite: bool = False,
                          on_expression: Callable[[GeneratedExpression, int, int], None] | None = None,
-                         should_cancel: Callable[[], bool] | None = None) -> Path:
+                         should_cancel: Callable[[], bool] | None = None,
+                         partial_dir: str | Path | None = None) -> Path:
     """Prompts → expressions of a calibrated subject → the expression set in out_dir (written atomically).
 
-    on_expression(result, index, total) sees each expression as soon as it is done (the live loop);
+    The set grows expression by expression in partial_dir (default: a hidden sibling of out_dir, removed on
+    failure), which is a valid set holding the expressions done so far at every moment; at the end it is renamed
+    to out_dir. A given partial_dir must not exist yet and is kept on failure or cancel (the caller owns it).
+    on_expression(result, index, total) sees each expression as soon as it is in partial_dir (the live loop);
     should_cancel() is asked between expressions and stops the run with JobCancelled.
     """
     report = progress or (lambda fraction, message: None)
@@ -169,24 +182,30 @@ def generate_expressions(calibrated: CalibratedSubject, prompts: list[str], out_
     if any(parse_prompt(prompt).kind == "free_text" for prompt in prompts):
         report(0.0, "loading the text model for free-text prompts")
         engines.text_model()
-    # 2. The neutral comes from calibration.
+    # 2. The neutral comes from calibration; the set starts with it.
+    builder = ExpressionSetBuilder(out_dir, **set_header(calibrated, options, engines), overwrite=overwrite,
+                                   staging_dir=partial_dir)
     results = [calibrated.neutral]
-    # 3. One expression per prompt.
-    taken = {"neutral", "base"}
-    for index, prompt in enumerate(prompts, start=1):
-        if should_cancel and should_cancel():
-            raise JobCancelled("cancelled before all expressions were done; nothing was written")
-        name = expression_name(prompt, taken)
-        taken.add(name)
-        report((index - 1) / steps, f"[{index}/{len(prompts)}] {name}: {prompt}")
-        result = _expression(calibrated.subject, calibrated.base_texture, name, prompt, engines,
-                             calibrated.neutral_embedding, options)
-        results.append(result)
-        if on_expression:
-            on_expression(result, index, len(prompts))
-    # 4. Write the set.
-    report(len(prompts) / steps, f"writing the expression set to {out_dir}")
-    path = _write(calibrated.subject, results, out_dir, options, engines, overwrite)
+    try:
+        builder.begin(calibrated.neutral.data)
+        # 3. One expression per prompt.
+        for index, (name, prompt) in enumerate(zip(expression_names(prompts), prompts), start=1):
+            if should_cancel and should_cancel():
+                raise JobCancelled(f"cancelled before all expressions were done; {out_dir} was not written")
+            report((index - 1) / steps, f"[{index}/{len(prompts)}] {name}: {prompt}")
+            result = _expression(calibrated.subject, calibrated.base_texture, name, prompt, engines,
+                                 calibrated.neutral_embedding, options)
+            results.append(result)
+            builder.add(result.data)
+            if on_expression:
+                on_expression(result, index, len(prompts))
+        # 4. Diagnostics, then the set moves into place.
+        report(len(prompts) / steps, f"writing the expression set to {out_dir}")
+        path = builder.finish(_diagnostic_files(results) if options.diagnostics else None)
+    except BaseException:
+        if partial_dir is None:
+            builder.abandon()
+        raise
     report(1.0, "done")
     return path
 
@@ -267,16 +286,11 @@ def _full_prompt(intent: ExpressionIntent) -> str:
     return units or "neutral (no action units)"
 
 
-def _write(subject: Subject, results: list[GeneratedExpression], out_dir: Path, options: PipelineOptions,
-           loaded: Engines, overwrite: bool) -> Path:
+def set_header(calibrated: CalibratedSubject, options: PipelineOptions, loaded: Engines) -> dict:
+    """What an expression set says about its subject, engines and base (ExpressionSetBuilder's keywords)."""
+    subject = calibrated.subject
     suffix = Path(subject.photo_name).suffix.lower() or ".png"
     photo_file = "subject" + (suffix if suffix in (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff") else "")
-    extra_files = {}
-    if options.diagnostics:
-        for result in results:
-            for kind, image in result.diagnostics.items():
-                extra_files[f"diagnostics/{result.data.name}.{kind}.png"] = _png(image)
-        extra_files["diagnostics/contact_sheet.png"] = _png(contact_sheet([r.data.edited for r in results]))
     subject_record = {"size": list(subject.photo_size), "face_box": subject.face.box.as_list(),
                       "faces_found": subject.face.faces_found,
                       "crop_box": [round(v, 2) for v in subject.crop_box], "notes": subject.notes}
@@ -285,11 +299,16 @@ def _write(subject: Subject, results: list[GeneratedExpression], out_dir: Path, 
                "reconstructor": {"name": loaded.reconstructor.name, "version": loaded.reconstructor.version,
                                  "settings": loaded.reconstructor.settings()},
                "skin_tone": {"strength": options.skin_tone_strength}, "enhance": options.enhance}
-    return write_expression_set(
-        out_dir, subject=subject_record, subject_photo=(photo_file, subject.photo_bytes), engines=engines,
-        base_mesh=subject.base_mesh, base_texture=results[0].data.texture,
-        expressions=[r.data for r in results], extra_files=extra_files,
-        write_expression_objs=options.write_expression_objs, overwrite=overwrite)
+    return {"subject": subject_record, "subject_photo": (photo_file, subject.photo_bytes), "engines": engines,
+            "base_mesh": subject.base_mesh, "base_texture": calibrated.neutral.data.texture,
+            "write_expression_objs": options.write_expression_objs}
+
+
+def _diagnostic_files(results: list[GeneratedExpression]) -> dict[str, bytes]:
+    files = {f"diagnostics/{result.data.name}.{kind}.png": _png(image)
+             for result in results for kind, image in result.diagnostics.items()}
+    files["diagnostics/contact_sheet.png"] = _png(contact_sheet([result.data.edited for result in results]))
+    return files
 
 
 def contact_sheet(images: list[np.ndarray], tile: int = 256) -> np.ndarray:

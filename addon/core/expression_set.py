@@ -5,7 +5,9 @@ photo, and per expression NAME.vertices.npy, NAME.texture.png, NAME.mask.png, NA
 NAME.obj (+ NAME.mtl). See DESIGN.md "The expression set".
 
 Writers build the whole set in a hidden sibling folder and rename it into place, so a crash never leaves a
-half-written set. Readers check every referenced file and refuse anything inconsistent, naming the file.
+half-written set. `ExpressionSetBuilder` grows a set one expression at a time; its folder is a valid set after
+every step (the live loop reads it while a job runs). Readers check every referenced file and refuse anything
+inconsistent, naming the file.
 """
 
 import dataclasses
@@ -126,6 +128,18 @@ def expression_file_names(name: str, with_obj: bool = False) -> dict[str, str]:
     return files
 
 
+def manifest_file_names(manifest: dict) -> list[str]:
+    """Every file a set's manifest stands for (itself, the base, the photo, each expression's files), top-level
+    names only; what a server may hand out of a set that is still growing. Raises KeyError/TypeError if malformed."""
+    names = [MANIFEST_FILE, manifest["topology"]["base_mesh"], BASE_MATERIAL_FILE, manifest["base_texture"],
+             manifest["subject"]["photo"]]
+    for record in manifest["expressions"]:
+        names.extend(record["files"].values())
+        if "obj" in record["files"]:
+            names.append(f"{record['name']}.mtl")
+    return [name for name in dict.fromkeys(names) if "/" not in name]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Writing
 
@@ -142,30 +156,113 @@ def write_expression_set(out_dir: str | PathLike, *, subject: dict, subject_phot
     """
     out_dir = Path(out_dir)
     # 1. Check the inputs; nothing touches the disk before this is done.
-    _check_destination(out_dir, overwrite)
-    photo_name, photo_bytes = _check_subject_photo(subject_photo, out_dir)
-    _check_base(base_mesh, base_texture, out_dir)
-    expressions = [_checked_expression(data, base_mesh, base_texture, out_dir) for data in expressions]
+    builder = ExpressionSetBuilder(out_dir, subject=subject, subject_photo=subject_photo, engines=engines,
+                                   base_mesh=base_mesh, base_texture=base_texture,
+                                   write_expression_objs=write_expression_objs, overwrite=overwrite)
     _check_expression_list(expressions, out_dir)
-    generated = _generated_file_names(expressions, write_expression_objs) | {photo_name}
-    extra_files = _checked_extra_files(extra_files or {}, generated, out_dir)
-    # 2. Build the manifest in memory (this also checks that every value can be stored as JSON).
-    manifest = _manifest(subject, photo_name, photo_bytes, engines, base_mesh, expressions, write_expression_objs,
-                         out_dir)
-    manifest_text = json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    # 3. Write into a hidden sibling folder, then rename it into place.
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = _hidden_sibling(out_dir, "partial")
-    staging.mkdir()
+    expressions = [builder.check(data) for data in expressions]
+    builder.check_extra_files(extra_files or {}, expressions)
+    # 2. Grow the set in a hidden sibling folder, then rename it into place.
     try:
-        _write_files(staging, photo_name, photo_bytes, base_mesh, base_texture, expressions, extra_files,
-                     write_expression_objs)
-        (staging / MANIFEST_FILE).write_text(manifest_text, encoding="utf-8")
-        _move_into_place(staging, out_dir, overwrite)
+        builder.begin(expressions[0])
+        for expression in expressions[1:]:
+            builder.add(expression)
+        return builder.finish(extra_files)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        builder.abandon()
         raise
-    return out_dir
+
+
+class ExpressionSetBuilder:
+    """Writes an expression set one expression at a time (the live loop), then moves it into place.
+
+    The set grows in `staging_dir` (a hidden sibling of out_dir unless given). After begin() and after every add()
+    that folder is a complete, valid set holding the expressions written so far, neutral first: each expression's
+    files are written before manifest.json is replaced (temporary name + os.replace), so a reader never sees a
+    manifest that names a missing file. finish() renames the folder to out_dir; abandon() removes it.
+    """
+
+    def __init__(self, out_dir: str | PathLike, *, subject: dict, subject_photo: tuple[str, bytes], engines: dict,
+                 base_mesh: Mesh, base_texture: np.ndarray, write_expression_objs: bool = False,
+                 overwrite: bool = False, staging_dir: str | PathLike | None = None):
+        """Checks the destination, photo, base and manifest header; writes nothing."""
+        self.out_dir = Path(out_dir)
+        _check_destination(self.out_dir, overwrite)
+        self.staging_dir = Path(staging_dir) if staging_dir else _hidden_sibling(self.out_dir, "partial")
+        self._photo_name, self._photo_bytes = _check_subject_photo(subject_photo, self.out_dir)
+        _check_base(base_mesh, base_texture, self.out_dir)
+        self._base_mesh, self._base_texture = base_mesh, base_texture
+        self._with_objs, self._overwrite = write_expression_objs, overwrite
+        self._manifest = _manifest(subject, self._photo_name, self._photo_bytes, engines, base_mesh, [],
+                                   write_expression_objs, self.out_dir)
+        self._expressions: list[ExpressionData] = []
+        self._started = False
+
+    def check(self, expression: ExpressionData) -> ExpressionData:
+        """expression with float32 vertices, after checking it against the base and the names already added
+        (its manifest entry is built too, so values that JSON cannot hold are refused here)."""
+        data = _checked_expression(expression, self._base_mesh, self._base_texture, self.out_dir)
+        if data.name in {added.name for added in self._expressions}:
+            raise ExpressionSetError(f"Cannot write {self.out_dir}: expression names must be unique; "
+                                     f"repeated: {data.name}")
+        _expression_record(data, self._with_objs, self.out_dir)
+        return data
+
+    def check_extra_files(self, extra_files: dict[str, bytes], expressions: list[ExpressionData]) -> dict[str, bytes]:
+        """extra_files (relative path -> bytes) checked not to escape the set nor replace one of its files."""
+        generated = _generated_file_names(expressions, self._with_objs) | {self._photo_name}
+        return _checked_extra_files(extra_files, generated, self.out_dir)
+
+    def begin(self, neutral: ExpressionData) -> None:
+        """Create staging_dir (it must not exist) with the photo, base mesh, base texture, the neutral and the
+        manifest: from here on the folder is a valid set."""
+        if self._started:
+            raise ExpressionSetError(f"Cannot write {self.out_dir}: begin() was already called")
+        neutral = self.check(neutral)
+        self.staging_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.staging_dir.mkdir()
+        self._started = True
+        (self.staging_dir / self._photo_name).write_bytes(self._photo_bytes)
+        write_obj(self.staging_dir / BASE_MESH_FILE, self._base_mesh, material_name="base",
+                  texture_file=BASE_TEXTURE_FILE)
+        base_png = encode_png(self._base_texture)
+        (self.staging_dir / BASE_TEXTURE_FILE).write_bytes(base_png)
+        self._append(neutral, base_png if np.array_equal(neutral.texture, self._base_texture) else None)
+
+    def add(self, expression: ExpressionData) -> None:
+        """Write one more expression's files, then the manifest that lists it."""
+        if not self._started:
+            raise ExpressionSetError(f"Cannot write {self.out_dir}: call begin() with the neutral first")
+        self._append(self.check(expression))
+
+    def manifest(self) -> dict:
+        """A copy of the manifest as it is on disk now."""
+        return json.loads(json.dumps(self._manifest))
+
+    def finish(self, extra_files: dict[str, bytes] | None = None) -> Path:
+        """Write extra_files (relative path -> bytes, e.g. diagnostics) and rename the set to out_dir
+        (an existing out_dir is replaced only with overwrite=True); returns out_dir."""
+        if not self._started:
+            raise ExpressionSetError(f"Cannot write {self.out_dir}: the set has no expressions yet")
+        for relative, data in self.check_extra_files(extra_files or {}, self._expressions).items():
+            target = self.staging_dir / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        _move_into_place(self.staging_dir, self.out_dir, self._overwrite)
+        return self.out_dir
+
+    def abandon(self) -> None:
+        """Remove the staging folder (after an error, when it is a hidden sibling nobody reads)."""
+        shutil.rmtree(self.staging_dir, ignore_errors=True)
+
+    def _append(self, expression: ExpressionData, texture_png: bytes | None = None) -> None:
+        _write_expression_files(self.staging_dir, expression, self._base_mesh, self._with_objs, texture_png)
+        self._expressions.append(expression)
+        self._manifest["expressions"].append(_expression_record(expression, self._with_objs, self.out_dir))
+        text = json.dumps(self._manifest, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        temporary = self.staging_dir / f".{MANIFEST_FILE}.{uuid.uuid4().hex[:12]}.tmp"
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, self.staging_dir / MANIFEST_FILE)
 
 
 def _check_destination(out_dir: Path, overwrite: bool) -> None:
@@ -349,25 +446,13 @@ def _numpy_to_json(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _write_files(folder: Path, photo_name: str, photo_bytes: bytes, base_mesh: Mesh, base_texture: np.ndarray,
-                 expressions: list[ExpressionData], extra_files: dict[str, bytes], with_objs: bool) -> None:
-    """Every file of the set except the manifest."""
-    (folder / photo_name).write_bytes(photo_bytes)
-    write_obj(folder / BASE_MESH_FILE, base_mesh, material_name="base", texture_file=BASE_TEXTURE_FILE)
-    (folder / BASE_TEXTURE_FILE).write_bytes(encode_png(base_texture))
-    for expression in expressions:
-        _write_expression_files(folder, expression, base_mesh, with_objs)
-    for relative, data in extra_files.items():
-        target = folder / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-
-
-def _write_expression_files(folder: Path, expression: ExpressionData, base_mesh: Mesh, with_obj: bool) -> None:
+def _write_expression_files(folder: Path, expression: ExpressionData, base_mesh: Mesh, with_obj: bool,
+                            texture_png: bytes | None = None) -> None:
+    """texture_png: the texture already encoded (the neutral's is usually the base texture)."""
     files = expression_file_names(expression.name, with_obj)
     with open(folder / files["vertices"], "wb") as file:
         np.save(file, expression.vertices.astype(np.float32), allow_pickle=False)
-    (folder / files["texture"]).write_bytes(encode_png(expression.texture))
+    (folder / files["texture"]).write_bytes(texture_png or encode_png(expression.texture))
     (folder / files["mask"]).write_bytes(encode_png(expression.mask))
     (folder / files["edited"]).write_bytes(encode_png(expression.edited))
     if with_obj:
@@ -643,7 +728,9 @@ def zip_expression_set(set_dir: str | PathLike, zip_path: str | PathLike) -> Pat
     try:
         with zipfile.ZipFile(staging, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for member in members:
-                archive.write(member, member.relative_to(set_dir).as_posix())
+                # PNGs are deflated already: storing them saves the time and loses nothing.
+                archive.write(member, member.relative_to(set_dir).as_posix(),
+                              zipfile.ZIP_STORED if member.suffix == ".png" else zipfile.ZIP_DEFLATED)
         os.replace(staging, zip_path)
     except BaseException:
         staging.unlink(missing_ok=True)

@@ -8,8 +8,9 @@ import pytest
 
 from addon.core import expression_set as expression_set_module
 from addon.core.errors import ExpressionSetError
-from addon.core.expression_set import (FORMAT_NAME, FORMAT_VERSION, ExpressionData, read_expression_set,
-                                       write_expression_set, zip_expression_set)
+from addon.core.expression_set import (FORMAT_NAME, FORMAT_VERSION, ExpressionData, ExpressionSetBuilder,
+                                       manifest_file_names, read_expression_set, write_expression_set,
+                                       zip_expression_set)
 from addon.core.obj_mesh import Mesh, read_obj
 from addon.core.png import decode_png, encode_png
 
@@ -181,6 +182,42 @@ def test_zip_refuses_a_folder_that_is_not_a_set(tmp_path):
     with pytest.raises(ExpressionSetError, match="manifest.json is missing"):
         zip_expression_set(tmp_path / "junk", tmp_path / "junk.zip")
     assert not (tmp_path / "junk.zip").exists()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Growing a set one expression at a time (the live loop)
+
+
+def _builder(out_dir, **changes):
+    arguments = _arguments(**changes)
+    del arguments["expressions"]
+    return ExpressionSetBuilder(out_dir, **arguments, staging_dir=out_dir.parent / "partial")
+
+
+def test_the_growing_set_is_valid_after_every_step(tmp_path):
+    builder = _builder(tmp_path / "alice")
+    builder.begin(_expression("neutral", 0))
+    partial = tmp_path / "partial"
+    assert read_expression_set(partial).names() == ["neutral"]
+    builder.add(_expression("happy", 1))
+    grown = read_expression_set(partial)
+    assert grown.names() == ["neutral", "happy"] and builder.manifest() == grown.manifest
+    assert sorted(manifest_file_names(grown.manifest)) == sorted(path.name for path in partial.iterdir())
+    with pytest.raises(ExpressionSetError, match="repeated: happy"):
+        builder.add(_expression("happy", 2))
+    assert builder.finish() == tmp_path / "alice" and not partial.exists()
+    assert read_expression_set(tmp_path / "alice").names() == ["neutral", "happy"]
+
+
+def test_the_builder_checks_before_it_writes(tmp_path):
+    with pytest.raises(ExpressionSetError, match="plain file name"):
+        _builder(tmp_path / "alice", subject_photo=("../x.jpg", PHOTO_BYTES))
+    builder = _builder(tmp_path / "alice")
+    with pytest.raises(ExpressionSetError, match="begin"):
+        builder.add(_expression("happy", 1))
+    with pytest.raises(ExpressionSetError, match="vertices"):
+        builder.begin(_expression("neutral", 0, vertices=np.zeros((2, 3), np.float32)))
+    assert list(tmp_path.iterdir()) == []
 
 
 # ---------------------------------------------------------------------------------------------------------------
