@@ -1,16 +1,32 @@
 """PromptFace Blender extension.
 
-Only `addon.core` is importable without Blender: it holds the pure code that the backend shares
-(expression-set format, prompt and schedule grammars, texture-blend maths). Blender-facing modules
-import bpy themselves and are registered from `register()`.
+Only `addon.core` (and the pure client code in `addon.transports` and `addon.generation.worker`) is importable
+without Blender: it holds the code that the backend shares (expression-set format, prompt and schedule grammars,
+texture-blend maths). Blender-facing modules import bpy themselves and are registered from `register()`.
 """
 
 
+def _classes() -> tuple:
+    """Every Blender class of the add-on, in registration order (property groups before their users)."""
+    from . import operators, preferences
+    from .ui import panel, prompt_list_operators, properties, remote_operators
+    return (*preferences.classes, *properties.classes, *operators.classes, *prompt_list_operators.classes,
+            *remote_operators.classes, *panel.classes)
+
+
 def register():
-    from . import operators
-    operators.register()
+    import bpy
+    from .ui import properties
+    for cls in _classes():
+        bpy.utils.register_class(cls)
+    properties.attach()
 
 
 def unregister():
-    from . import operators
-    operators.unregister()
+    import bpy
+    from .generation import session
+    from .ui import properties
+    session.shutdown()
+    properties.detach()
+    for cls in reversed(_classes()):
+        bpy.utils.unregister_class(cls)

@@ -1,5 +1,6 @@
-"""The add-on's operators: thin wrappers that read their properties, call the same scene code as the command
-line, and report. (The sidebar panel and the remote generate operator arrive with the transports.)"""
+"""The add-on's scene operators: thin wrappers that read their properties, call the same scene code as the command
+line, and report. (The operators that talk to a backend are in ui/remote_operators.py; addon/__init__.py registers
+every class.)"""
 from pathlib import Path
 
 import bpy
@@ -83,13 +84,3 @@ class PROMPTFACE_OT_export_fbx(bpy.types.Operator, ExportHelper):
 
 
 classes = (PROMPTFACE_OT_import_expression_set, PROMPTFACE_OT_apply_schedule, PROMPTFACE_OT_export_fbx)
-
-
-def register():
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)

@@ -1,0 +1,296 @@
+"""The main-thread side of a remote task: start it, drain its events, apply them to the scene.
+
+Only this module touches Blender data for a running task, and only on the main thread: from a `bpy.app.timers`
+function in a Blender session, or from `run_until_idle()` / `run_until()` where no timers run (Blender as a module,
+tests, scripts). The first expression-set update builds the face; each later one adds the new expressions as shape
+keys and joins their textures to the blend.
+"""
+import logging
+import queue
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import bpy
+
+from ..core.errors import PromptFaceError
+from ..core.expression_set import read_expression_set
+from ..preferences import ADDON_PACKAGE
+from ..scene.build import build_face
+from ..scene.face_object import NEUTRAL_NAME, PROMPTS_PROPERTY, SET_PATH_PROPERTY, add_shape_key, expression_keys
+from ..scene.texture_blend_nodes import add_expression_to_material, face_material_name
+from ..transports.connect import BackendSettings, open_backend
+from . import worker
+
+log = logging.getLogger(__name__)
+
+TIMER_INTERVAL_S = 0.1
+FACE_NAME = "PromptFace"
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One update applied to the face: when, which shape keys it added, and what the server had still pending."""
+    time: float
+    added: list[str]
+    pending: list[str]
+
+
+@dataclass
+class Session:
+    task: worker.Task
+    scene_name: str
+    face_name: str | None = None
+    arrivals: list[Arrival] = field(default_factory=list)
+    outcome: worker.Finished | worker.Failed | None = None
+
+
+_current: Session | None = None
+_last: Session | None = None
+# Engines the last Connect/Test reported, for the panel's engine menus: {"editor": [...], "reconstructor": [...]}.
+known_engines: dict[str, list[tuple[str, bool, str]]] = {}
+
+
+def current() -> Session | None:
+    return _current
+
+
+def last() -> Session | None:
+    """The session that ran most recently (running or finished)."""
+    return _current or _last
+
+
+def busy() -> bool:
+    return _current is not None
+
+
+def cancel() -> bool:
+    """Ask the running task to stop (a running job is cancelled on the server). False when nothing runs."""
+    if _current is None:
+        return False
+    _current.task.cancel()
+    _state(_current).status_message = "cancelling…"
+    return True
+
+
+def start_generate(settings: BackendSettings, request: worker.GenerateRequest, scene: bpy.types.Scene) -> Session:
+    return _start(worker.Task("generate", lambda task: worker.generate(task, lambda: open_backend(settings),
+                                                                        request)), scene)
+
+
+def start_connection_check(settings: BackendSettings, scene: bpy.types.Scene) -> Session:
+    return _start(worker.Task("connect", lambda task: worker.check_connection(task, lambda: open_backend(settings),
+                                                                               settings.address())), scene)
+
+
+def cache_root() -> Path:
+    """Where downloaded jobs go: the extension's user folder, or a temporary folder outside an extension."""
+    if ADDON_PACKAGE.startswith("bl_ext."):
+        return Path(bpy.utils.extension_path_user(ADDON_PACKAGE, path="jobs", create=True))
+    return Path(tempfile.gettempdir()) / "promptface-jobs"
+
+
+def _start(task: worker.Task, scene: bpy.types.Scene) -> Session:
+    global _current
+    if _current is not None:
+        raise PromptFaceError("PromptFace is already busy; wait for it or press Cancel")
+    state = scene.promptface
+    state.busy, state.progress, state.last_error = True, 0.0, ""
+    state.status_message = "starting…"
+    _current = Session(task=task, scene_name=scene.name)
+    task.start()
+    if not bpy.app.timers.is_registered(_on_timer):
+        bpy.app.timers.register(_on_timer, first_interval=TIMER_INTERVAL_S, persistent=True)
+    return _current
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Draining
+
+
+def drain() -> bool:
+    """Apply every event waiting now, without blocking. Returns whether a task is still running."""
+    while _current is not None:
+        event = _next_event(0.0)
+        if event is None:
+            break
+        _apply(_current, event)
+    return _current is not None
+
+
+def run_until(predicate: Callable[[], bool], timeout: float) -> bool:
+    """Apply events as they come until predicate() is true (for scripts and tests, where Blender's timers do not
+    run); False if the task ended or `timeout` seconds passed first. Blocks on the event queue, never sleeps."""
+    deadline = time.monotonic() + timeout
+    while not predicate() and _current is not None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        event = _next_event(min(remaining, 1.0))
+        if event is not None:
+            _apply(_current, event)
+    return predicate()
+
+
+def run_until_idle(timeout: float) -> bool:
+    """Apply events until the running task ends; False if it is still running after `timeout` seconds."""
+    return run_until(lambda: _current is None, timeout)
+
+
+def shutdown(timeout: float = 5.0) -> None:
+    """Cancel a running task and stop draining (the add-on is being disabled)."""
+    global _current
+    if _current is not None:
+        _current.task.cancel()
+        _current.task.join(timeout)
+        _current = None
+    if bpy.app.timers.is_registered(_on_timer):
+        bpy.app.timers.unregister(_on_timer)
+
+
+def _next_event(timeout: float):
+    try:
+        return _current.task.events.get(timeout=timeout) if timeout > 0 else _current.task.events.get_nowait()
+    except queue.Empty:
+        return None
+
+
+def _on_timer():
+    try:
+        still_running = drain()
+    except Exception:  # never let an exception unregister the timer while a task is running
+        log.exception("PromptFace: applying a result failed")
+        still_running = _current is not None
+    return TIMER_INTERVAL_S if still_running else None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Applying events
+
+
+def _state(session: Session):
+    scene = bpy.data.scenes.get(session.scene_name) or bpy.context.scene
+    return scene.promptface
+
+
+def _apply(session: Session, event) -> None:
+    state = _state(session)
+    if isinstance(event, worker.Progress):
+        state.progress = max(0.0, min(1.0, event.fraction))
+        state.status_message = event.message
+        _status_bar(f"PromptFace: {event.message}")
+    elif isinstance(event, worker.Note):
+        state.status_message = event.message
+        _report("INFO", event.message)
+    elif isinstance(event, worker.Connected):
+        _remember_engines(event.engines)
+    elif isinstance(event, worker.JobStarted):
+        state.job_id = event.job_id
+    elif isinstance(event, worker.SetUpdated):
+        try:
+            _apply_set(session, event)
+        except (PromptFaceError, ValueError) as error:
+            session.task.cancel()  # the rest of the job cannot be applied either
+            _end(session, worker.Failed(f"cannot add the downloaded expressions: {error}", "apply",
+                                        session.task.job_id))
+    elif isinstance(event, worker.TERMINAL_EVENTS):
+        _end(session, event)
+    _redraw()
+
+
+def _apply_set(session: Session, event: worker.SetUpdated) -> None:
+    expression_set = read_expression_set(event.folder)
+    face = bpy.data.objects.get(session.face_name) if session.face_name else None
+    if face is None:  # first update (or the face was deleted meanwhile): build it from everything there is
+        face = build_face(expression_set, name=FACE_NAME)
+        session.face_name = face.name
+        added = [name for name in expression_set.names() if name != NEUTRAL_NAME]
+        _make_active(face)
+    else:
+        material = bpy.data.materials.get(face_material_name(face))
+        present = {key.name for key in expression_keys(face)}
+        added = []
+        for expression in expression_set.expressions:
+            if expression.name == NEUTRAL_NAME or expression.name in present:
+                continue
+            add_shape_key(face, expression.name, expression.vertices)
+            add_expression_to_material(face, material, expression)
+            added.append(expression.name)
+        face[PROMPTS_PROPERTY] = {e.name: e.prompt for e in expression_set.expressions if e.name != NEUTRAL_NAME}
+        face[SET_PATH_PROPERTY] = str(expression_set.root)
+    session.arrivals.append(Arrival(time.monotonic(), added, list(event.pending)))
+    _state(session).face_name = face.name
+
+
+def _end(session: Session, outcome) -> None:
+    global _current, _last
+    state = _state(session)
+    session.outcome = outcome
+    state.busy = False
+    if isinstance(outcome, worker.Failed):
+        state.last_error = outcome.message
+        state.status_message = "failed"
+        _report("ERROR", f"PromptFace: {outcome.message}")
+    elif outcome.status == "failed":
+        state.last_error = outcome.message
+        state.status_message = "the job failed"
+        _report("ERROR", f"PromptFace: the job failed: {outcome.message}")
+    else:
+        if outcome.status == "succeeded":
+            state.progress = 1.0
+        state.status_message = _summary(session, outcome)
+        _report("INFO", f"PromptFace: {state.status_message}")
+    _status_bar(None)
+    _last, _current = session, None
+    session.task.join(1.0)
+
+
+def _summary(session: Session, outcome: worker.Finished) -> str:
+    face = bpy.data.objects.get(session.face_name) if session.face_name else None
+    if session.task.kind != "generate":
+        return outcome.message
+    if face is None:
+        return f"{outcome.status}: {outcome.message}"
+    count = len(expression_keys(face))
+    return f"{outcome.status}: {count} expression{'s' if count != 1 else ''} on '{face.name}'"
+
+
+def _remember_engines(engines) -> None:
+    known_engines.clear()
+    for engine in engines.engines:
+        known_engines.setdefault(engine.kind, []).append((engine.name, engine.available, engine.reason or ""))
+
+
+def _make_active(face: bpy.types.Object) -> None:
+    view_layer = bpy.context.view_layer
+    if view_layer is None or face.name not in view_layer.objects:
+        return
+    for other in view_layer.objects.selected:
+        other.select_set(False)
+    face.select_set(True)
+    view_layer.objects.active = face
+
+
+def _report(level: str, message: str) -> None:
+    """A report in the status bar and the Info editor (printed in background mode); timers cannot call
+    Operator.report, so a tiny internal operator does it."""
+    try:
+        bpy.ops.promptface.report(level=level, message=message)
+    except (AttributeError, RuntimeError):
+        log.warning("%s", message)
+
+
+def _status_bar(text: str | None) -> None:
+    window_manager = bpy.context.window_manager
+    for window in (window_manager.windows if window_manager else ()):
+        window.workspace.status_text_set(text)
+
+
+def _redraw() -> None:
+    window_manager = bpy.context.window_manager
+    for window in (window_manager.windows if window_manager else ()):
+        for area in window.screen.areas:
+            if area.type == "VIEW_3D":
+                area.tag_redraw()

@@ -1,0 +1,81 @@
+"""The "PromptFace" tab of the 3D View sidebar."""
+import bpy
+
+from ..generation import session
+from ..preferences import preferences
+
+
+class PROMPTFACE_UL_prompts(bpy.types.UIList):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_property, index=0, flt_flag=0):
+        layout.prop(item, "text", text="", emboss=False, icon="OUTLINER_OB_FONT")
+
+
+class PROMPTFACE_PT_main(bpy.types.Panel):
+    bl_label = "PromptFace"
+    bl_idname = "PROMPTFACE_PT_main"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "PromptFace"
+
+    def draw(self, context):
+        layout = self.layout
+        state = context.scene.promptface
+        busy = session.busy()
+
+        column = layout.column(align=True)
+        column.enabled = not busy
+        column.prop(state, "photo_path", text="")
+        column.label(text="Prompts:")
+        row = column.row()
+        row.template_list("PROMPTFACE_UL_prompts", "", state, "prompts", state, "prompt_index", rows=3)
+        buttons = row.column(align=True)
+        buttons.operator("promptface.prompt_add", icon="ADD", text="")
+        buttons.operator("promptface.prompt_remove", icon="REMOVE", text="")
+        buttons.separator()
+        buttons.operator("promptface.prompt_move", icon="TRIA_UP", text="").direction = "UP"
+        buttons.operator("promptface.prompt_move", icon="TRIA_DOWN", text="").direction = "DOWN"
+        column.prop(state, "editor")
+        column.prop(state, "reconstructor")
+
+        prefs = preferences(context)
+        row = layout.row(align=True)
+        row.label(text=f"Backend: {prefs.backend.title() if prefs else 'Local'}", icon="NETWORK_DRIVE")
+        row.operator("promptface.connect", text="Connect / Test")
+        row = layout.row(align=True)
+        row.scale_y = 1.4
+        row.operator("promptface.generate", icon="PLAY")
+        row.operator("promptface.cancel", icon="CANCEL")
+
+        if busy or state.status_message:
+            text = state.status_message or "working…"
+            if hasattr(layout, "progress"):  # Blender 4.0+
+                layout.progress(factor=state.progress, type="BAR", text=text)
+            else:
+                layout.label(text=f"{state.progress:.0%} {text}")
+        if state.last_error:
+            box = layout.box()
+            box.alert = True
+            for index, line in enumerate(_wrap(state.last_error, 48)):
+                box.label(text=line, icon="ERROR" if index == 0 else "BLANK1")
+
+        layout.separator()
+        column = layout.column(align=True)
+        column.prop(state, "schedule", text="")
+        column.prop(state, "fps")
+        operator = column.operator("promptface.apply_schedule", icon="TIME")
+        operator.schedule, operator.fps = state.schedule, state.fps
+        column.operator("promptface.export_fbx", icon="EXPORT")
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return lines + [line] if line else lines
+
+
+classes = (PROMPTFACE_UL_prompts, PROMPTFACE_PT_main)
