@@ -113,7 +113,7 @@ class SSHChannel(StdioChannel):
             client.connect(settings.host, port=settings.port, username=settings.user, key_filename=key_file,
                            allow_agent=key_file is None, look_for_keys=key_file is None,
                            timeout=settings.timeout, banner_timeout=settings.timeout,
-                           auth_timeout=settings.timeout, gss_auth=False, gss_kex=False)
+                           auth_timeout=settings.timeout)
             return client
         except paramiko.BadHostKeyException as error:
             client.close()
