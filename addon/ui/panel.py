@@ -39,7 +39,9 @@ class PROMPTFACE_PT_main(bpy.types.Panel):
 
         prefs = preferences(context)
         row = layout.row(align=True)
-        row.label(text=f"Backend: {prefs.backend.title() if prefs else 'Local'}", icon="NETWORK_DRIVE")
+        # The name the preferences show ("SSH", "HTTP Server", "This Computer"; str.title() made "Ssh", "Http").
+        backend = prefs.bl_rna.properties["backend"].enum_items[prefs.backend].name if prefs else "This Computer"
+        row.label(text=f"Backend: {backend}", icon="NETWORK_DRIVE")
         row.operator("promptface.connect", text="Connect / Test")
         row = layout.row(align=True)
         row.scale_y = 1.4

@@ -1,17 +1,17 @@
 """The SSH transport against a real OpenSSH sshd on loopback, running the real `promptface-backend serve --stdio`.
 
-The sshd fixture must start: CI installs openssh-server (.ci/run), so a missing sshd fails these tests.
+The sshd fixture (tests/sshd_server.py) must start: CI installs openssh-server (.ci/run), so a missing sshd fails
+these tests.
 """
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from sshd_server import BACKEND, SshdServer
 
 from addon.core.expression_set import read_expression_set
 from addon.core.protocol import FINISHED_STATUSES, JobRequest
@@ -19,54 +19,22 @@ from addon.transports.errors import BackendError, ConnectionLost
 from addon.transports.ssh import SSHBackend, SSHChannel, SSHSettings
 from addon.transports.stdio_client import StdioBackend
 
-SSHD = Path("/usr/sbin/sshd")
-BACKEND = Path(sys.executable).parent / "promptface-backend"
 PROMPTS = ["happy", "AU12:0.8 AU6:0.5"]
 
 
-class Sshd:
-    def __init__(self, root: Path, port: int, host_key: Path, user_key: Path, process: subprocess.Popen):
-        self.root, self.port, self.host_key, self.user_key, self.process = root, port, host_key, user_key, process
-
-    def known_hosts(self, path: Path, public_key: Path | None = None) -> Path:
-        """A known_hosts file holding public_key (default: this server's real key) for 127.0.0.1:port."""
-        key_type, key_data = (public_key or self.host_key.with_suffix(".pub")).read_text().split()[:2]
-        path.write_text(f"[127.0.0.1]:{self.port} {key_type} {key_data}\n")
-        return path
-
+class Sshd(SshdServer):
     def settings(self, known_hosts: Path, data_dir: Path, **changes) -> SSHSettings:
-        serve = f"{BACKEND} serve --stdio --data-dir {data_dir}"
-        values = dict(host="127.0.0.1", port=self.port, user=_user(), key_file=str(self.user_key),
-                      known_hosts=str(known_hosts), remote_command="{command}", serve_command=serve, timeout=10)
+        values = dict(host=self.host, port=self.port, user=self.user, key_file=str(self.user_key),
+                      known_hosts=str(known_hosts), remote_command="{command}",
+                      serve_command=self.serve_command(data_dir), timeout=10)
         return SSHSettings(**{**values, **changes})
 
 
 @pytest.fixture(scope="module")
 def sshd(tmp_path_factory) -> Sshd:
     """sshd on a free loopback port with a throwaway host key, accepting one throwaway user key."""
-    root = tmp_path_factory.mktemp("sshd")
-    assert SSHD.is_file(), f"{SSHD} is missing: install openssh-server (apt-get install -y openssh-server)"
-    host_key, user_key = root / "host_ed25519", root / "user_ed25519"
-    for key in (host_key, user_key):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    (root / "authorized_keys").write_text(user_key.with_suffix(".pub").read_text())
-    port = _free_port()
-    config = root / "sshd_config"
-    config.write_text("\n".join([
-        f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {host_key}",
-        f"AuthorizedKeysFile {root / 'authorized_keys'}", "PubkeyAuthentication yes", "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no", "PermitRootLogin prohibit-password", f"PidFile {root / 'sshd.pid'}",
-        "StrictModes no", "UsePAM no", "Subsystem sftp internal-sftp", ""]))
-    os.makedirs("/run/sshd", exist_ok=True)
-    log = open(root / "sshd.log", "w")
-    process = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_for_port(port, process, root / "sshd.log")
-        yield Sshd(root, port, host_key, user_key, process)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
+    with Sshd(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
 
 
 @pytest.fixture
@@ -240,27 +208,3 @@ def _fingerprint(key: Path) -> str:
     output = subprocess.run(["ssh-keygen", "-lf", str(key.with_suffix(".pub"))], check=True, capture_output=True,
                             text=True).stdout
     return output.split()[1]
-
-
-def _user() -> str:
-    import getpass
-    return getpass.getuser()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for_port(port: int, process: subprocess.Popen, log: Path, limit: float = 10.0) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"sshd exited with status {process.returncode}:\n{log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    pytest.fail(f"sshd did not listen on port {port} within {limit} s:\n{log.read_text()}")

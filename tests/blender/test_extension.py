@@ -1,5 +1,6 @@
 """The extension as a user gets it: built into a zip with the extension tool, installed into Blender, and driven
-through its operators against the real HTTP server (`promptface-backend serve` on loopback, temporary data dir).
+through its operators against the real HTTP server (`promptface-backend serve` on loopback, temporary data dir),
+and over SSH against a real OpenSSH sshd on loopback (tests/sshd_server.py) that runs `serve --stdio`.
 
 Blender as a module runs no timers, so the tests apply the worker's results with the add-on's own
 `run_until()` / `run_until_idle()`, which block on the worker's event queue (never on sleeps).
@@ -17,6 +18,7 @@ from pathlib import Path
 import bpy
 import pytest
 import requests
+from sshd_server import SshdServer
 
 from addon.build_extension import build_extension, run_extension_tool
 from addon.core.png import encode_png
@@ -105,6 +107,14 @@ class Installed:
     def use_server(self, url: str, token: str) -> None:
         self.prefs.backend, self.prefs.url, self.prefs.token = "HTTP", url, token
         self.prefs.poll_interval_s = 0.05
+
+    def use_ssh(self, sshd: SshdServer, known_hosts: Path, data_dir: Path) -> None:
+        """The SSH backend: sshd's user and key, the given known_hosts, the venv's stdio server on data_dir."""
+        prefs = self.prefs
+        prefs.backend, prefs.ssh_host, prefs.ssh_port, prefs.ssh_user = "SSH", sshd.host, sshd.port, sshd.user
+        prefs.ssh_key_file, prefs.ssh_known_hosts = str(sshd.user_key), str(known_hosts)
+        prefs.ssh_command = sshd.serve_command(data_dir)
+        prefs.poll_interval_s = 0.05
 
 
 @pytest.fixture
@@ -304,3 +314,62 @@ def test_a_remote_server_needs_online_access(extension, photo):
         bpy.ops.promptface.generate()
     assert extension.session.current() is None
     assert "gpu.example.org" in bpy.context.scene.promptface.last_error
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    with SshdServer(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
+
+
+def test_generate_over_ssh_builds_the_face_as_expressions_arrive(extension, sshd, photo, tmp_path):
+    data_dir = tmp_path / "ssh-data"
+    extension.use_ssh(sshd, sshd.known_hosts(tmp_path / "known_hosts"), data_dir)
+    set_inputs(photo, ["happy", "AU26:0.6"])
+    assert bpy.ops.promptface.generate() == {"FINISHED"}
+    assert bpy.context.scene.promptface.busy
+    assert extension.session.run_until_idle(JOB_TIMEOUT_S), "the job did not finish in time"
+
+    run = extension.session.last()
+    state = bpy.context.scene.promptface
+    assert run.outcome.status == "succeeded", run.outcome
+    assert state.last_error == "" and state.progress == 1.0 and not state.busy
+    assert (data_dir / "jobs" / state.job_id).is_dir()  # the job ran on the server that sshd started
+    names = ["happy", "au26_60"]
+    face = bpy.data.objects[run.face_name]
+    assert [key.name for key in face.data.shape_keys.key_blocks] == ["Basis", *names]
+    # Streaming, as over HTTP: the face came with the neutral alone, then each expression in its own update.
+    first, *later = run.arrivals
+    assert first.added == [] and first.pending == names
+    assert [name for arrival in later for name in arrival.added] == names
+    assert any(arrival.added == [names[0]] and arrival.pending == names[1:] for arrival in later)
+
+    # Build Timeline on the face that came over SSH.
+    timeline = importlib.import_module(f"{EXTENSION}.scene.timeline")
+    assert bpy.context.view_layer.objects.active == face
+    assert bpy.ops.promptface.apply_schedule(schedule="neutral 0.3s, happy 0.5s, au26_60 0.5s, neutral",
+                                             fps=30) == {"FINISHED"}
+    curves = timeline.shape_key_fcurves(face.data.shape_keys)
+    assert sorted(curves) == sorted(names)
+    assert all(max(point.co.y for point in curves[name].keyframe_points) == 1.0 for name in names)
+    assert timeline.timeline_end_frame(face) == bpy.context.scene.frame_end > 30
+
+
+def test_an_unknown_ssh_host_key_is_shown_with_how_to_trust_it(extension, sshd, photo, tmp_path):
+    known_hosts, data_dir = tmp_path / "known_hosts", tmp_path / "ssh-data"
+    known_hosts.write_text("")
+    extension.use_ssh(sshd, known_hosts, data_dir)
+    set_inputs(photo, ["happy"])
+    assert bpy.ops.promptface.generate() == {"FINISHED"}
+    assert extension.session.run_until_idle(30)
+
+    state = bpy.context.scene.promptface
+    assert extension.session.last().outcome.code == "host_key_unknown"
+    assert not state.busy and state.status_message == "failed"
+    assert sshd.host_key_fingerprint() in state.last_error and "never trusts" in state.last_error
+    assert state.last_error.endswith(f"trust it with: ssh-keyscan -t ed25519 -p {sshd.port} 127.0.0.1 >> {known_hosts}")
+    labels = []
+    bpy.types.PROMPTFACE_PT_main.draw(type("Panel", (), {"layout": RecordingLayout(labels)})(), bpy.context)
+    assert "Backend: SSH" in labels and state.last_error in " ".join(labels)  # the error box shows all of it
+    assert known_hosts.read_text() == "" and not data_dir.exists()  # nothing trusted, nothing ran
+    assert not [obj for obj in bpy.data.objects if obj.name.startswith("PromptFace")]
