@@ -37,8 +37,17 @@ def main(argv: list[str] | None = None) -> int:
     render.set_defaults(run=_render)
 
     bench = commands.add_parser("bench", help="client-side benchmarks (print ratios; never pass/fail)")
-    bench.add_argument("target", choices=("scene", "disk", "animate", "all"))
+    bench.add_argument("target", choices=("scene", "disk", "animate", "transports", "all"))
     bench.add_argument("--shot", type=Path, help="for disk: an existing `promptface animate` output folder")
+    bench.add_argument("--runs", type=int, default=3, help="for transports: timed jobs per transport (median)")
+    bench.add_argument("--ssh-host", help="for transports: run the SSH jobs on this host (default: a throwaway "
+                                          "sshd on loopback running this environment's backend)")
+    bench.add_argument("--ssh-port", type=int, default=22)
+    bench.add_argument("--ssh-user", help="default: your local user name")
+    bench.add_argument("--ssh-key", help="private key file (default: the SSH agent and ~/.ssh keys)")
+    bench.add_argument("--known-hosts", help="known_hosts file for the host key (default: ~/.ssh/known_hosts)")
+    bench.add_argument("--remote-command", help="what runs on the SSH host; {command} stands for "
+                                                "promptface-backend serve --stdio (the default)")
     bench.set_defaults(run=_bench)
 
     inspect = commands.add_parser("inspect", help="validate an expression set (folder or .zip) and summarise it")
@@ -51,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     except PromptFaceError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 def _animate(args) -> int:
@@ -97,7 +109,22 @@ def _bench(args) -> int:
             shot = bench.bench_animate(Path(folder) / "shot")
         if args.target in ("disk", "all"):
             bench.bench_disk(shot)
+    if args.target in ("transports", "all"):
+        bench.bench_transports(runs=args.runs, ssh=_ssh_target(args, bench.SSHTarget))
     return 0
+
+
+def _ssh_target(args, target_type):
+    """The SSH host given on the command line, or None (the benchmark then starts its own sshd on loopback)."""
+    given = [f"--{name.replace('_', '-')}" for name in ("ssh_user", "ssh_key", "known_hosts", "remote_command")
+             if getattr(args, name)]
+    if not args.ssh_host:
+        if given or args.ssh_port != 22:
+            raise PromptFaceError(f"{', '.join(given) or '--ssh-port'} needs --ssh-host")
+        return None
+    return target_type(host=args.ssh_host, user=args.ssh_user, port=args.ssh_port, key_file=args.ssh_key,
+                       known_hosts=args.known_hosts,
+                       remote_command=args.remote_command or target_type.remote_command)
 
 
 def _print_progress(fraction: float, message: str) -> None:

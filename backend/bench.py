@@ -1,17 +1,29 @@
-"""`promptface-backend bench cpu`: per-stage times of the CPU engine (medians), plus the warp step against
-scikit-image's PiecewiseAffineTransform as a baseline measured in the same run. Prints; never asserts."""
+"""`promptface-backend bench`. Prints; never asserts.
+
+- cpu: per-stage times of the CPU engine (medians), plus the warp step against scikit-image's
+       PiecewiseAffineTransform as a baseline measured in the same run
+- job: one whole job in this process (calibration + the prompts' expressions, the set written to disk), the
+       baseline of `promptface bench transports`, which runs the same job over HTTP and SSH
+"""
+import json
 import statistics
+import tempfile
 import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
 from backend.calibration import calibrate
 from backend.mouth_interior import paint_mouth_patch
 from backend.photo_io import decode_photo
-from backend.pipeline import Engines, PipelineOptions, _expression
+from backend.pipeline import (Engines, PipelineOptions, _expression, calibrate_subject, check_prompts,
+                              generate_expressions)
 from backend.piecewise_warp import border_anchors, warp_piecewise_affine
 
 BENCH_PROMPTS = ("happy", "a delighted surprise", "70% happy + 30% surprised")
+# No free text: the sentence model stays unloaded, so the job measures the pipeline and not a model load.
+JOB_PROMPTS = ("happy", "AU1:0.8 AU2:0.8 AU26:0.6", "70% happy + 30% surprised")
 CALIBRATION_TARGET_S = 3.0
 EXPRESSION_TARGET_S = 1.5
 
@@ -83,3 +95,54 @@ def _median_time(function, runs: int) -> float:
         function()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+@dataclass
+class JobBenchmark:
+    """One job (calibrate_subject + generate_expressions) in this process; seconds, medians over `runs` after one
+    warm-up run that is not counted."""
+    photo: str
+    prompts: list[str]
+    runs: int
+    load_s: dict[str, float]
+    """Engines.load (and the sentence model, if a prompt needed it), once per process."""
+    warmup_s: float
+    job_s: float
+    """The whole job: the photo decoded and calibrated, every expression made, the set written."""
+    first_expression_s: float
+    """From the start of the job until the first expression was in the (partial) set on disk."""
+    job_runs_s: list[float]
+
+
+def bench_job(photo_bytes: bytes, photo_name: str, prompts=JOB_PROMPTS, runs: int = 3) -> JobBenchmark:
+    prompts = list(prompts)
+    check_prompts(prompts)
+    if runs < 1:
+        raise ValueError(f"runs must be at least 1, not {runs}")
+    engines = Engines.load()
+    totals, firsts = [], []
+    with tempfile.TemporaryDirectory(prefix="promptface-bench-job-") as folder:
+        for run in range(runs + 1):  # run 0 warms up
+            start = time.perf_counter()
+            first = []
+            calibrated = calibrate_subject(photo_bytes, photo_name, engines)
+            generate_expressions(calibrated, prompts, Path(folder) / f"set-{run}", engines,
+                                 on_expression=lambda *_: first.append(time.perf_counter() - start))
+            totals.append(time.perf_counter() - start)
+            firsts.append(first[0])
+    return JobBenchmark(photo=photo_name, prompts=prompts, runs=runs, load_s=dict(engines.load_seconds),
+                        warmup_s=totals[0], job_s=statistics.median(totals[1:]),
+                        first_expression_s=statistics.median(firsts[1:]), job_runs_s=totals[1:])
+
+
+def print_job_benchmark(result: JobBenchmark, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(asdict(result)))
+        return
+    print(f"PromptFace job in this process: {result.photo}, {len(result.prompts)} prompts, median of {result.runs} "
+          f"runs after one warm-up")
+    for model, seconds in result.load_s.items():
+        print(f"  load {model:<24} {seconds:8.3f} s (once per process)")
+    print(f"  warm-up job                   {result.warmup_s:8.3f} s")
+    print(f"  job                           {result.job_s:8.3f} s   ({', '.join(map(repr, result.prompts))})")
+    print(f"  first expression ready        {result.first_expression_s:8.3f} s")

@@ -63,9 +63,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     bench = commands.add_parser("bench", help="benchmarks (they print ratios and times, never pass/fail)")
-    bench.add_argument("target", choices=("cpu",), help="cpu: per-stage times of the CPU engine")
-    bench.add_argument("--runs", type=int, default=5, help="runs per measurement (median reported)")
+    bench.add_argument("target", choices=("cpu", "job"),
+                       help="cpu: per-stage times of the CPU engine; job: one whole job in this process (the "
+                            "baseline of `promptface bench transports`)")
+    bench.add_argument("--runs", type=int, default=None, help="runs per measurement, median reported "
+                                                              "(default: 5 for cpu, 3 for job)")
     bench.add_argument("--sample", choices=SAMPLES, default="astronaut")
+    bench.add_argument("--photo", type=Path, help="for job: this photo instead of the sample")
+    bench.add_argument("--prompts", nargs="+", help="for job: the prompts (default: happy, "
+                                                    "'AU1:0.8 AU2:0.8 AU26:0.6', '70%% happy + 30%% surprised')")
+    bench.add_argument("--json", action="store_true", help="for job: print one JSON line instead of a table")
     bench.set_defaults(run=_bench)
     return parser
 
@@ -171,9 +178,22 @@ def _serve(args) -> int:
 
 
 def _bench(args) -> int:
-    from backend.bench import bench_cpu
-    photo_bytes, photo_name = sample_photo(args.sample)
-    bench_cpu(photo_bytes, photo_name, runs=args.runs)
+    from backend import bench
+
+    if args.runs is not None and args.runs < 1:
+        raise PromptFaceError(f"--runs must be at least 1, not {args.runs}")
+    if args.target == "cpu":
+        photo_bytes, photo_name = sample_photo(args.sample)
+        bench.bench_cpu(photo_bytes, photo_name, runs=args.runs or 5)
+        return 0
+    if args.photo is not None:
+        if not args.photo.is_file():
+            raise PromptFaceError(f"photo '{args.photo}' does not exist or is not a file")
+        photo_bytes, photo_name = args.photo.read_bytes(), args.photo.name
+    else:
+        photo_bytes, photo_name = sample_photo(args.sample)
+    result = bench.bench_job(photo_bytes, photo_name, prompts=args.prompts or bench.JOB_PROMPTS, runs=args.runs or 3)
+    bench.print_job_benchmark(result, args.json)
     return 0
 
 

@@ -51,3 +51,12 @@ def test_corrupt_photo_is_named_in_the_error(tmp_path):
     result = run_cli("generate", str(photo), "happy", "--out", str(tmp_path / "set"))
     assert result.returncode == 2 and "broken.jpg" in result.stderr
     assert not (tmp_path / "set").exists()
+
+
+def test_bench_job_prints_one_json_line_for_the_transports_benchmark():
+    result = run_cli("bench", "job", "--runs", "1", "--prompts", "happy", "--json")
+    assert result.returncode == 0, result.stderr
+    numbers = json.loads(result.stdout.strip().splitlines()[-1])
+    assert numbers["prompts"] == ["happy"] and numbers["runs"] == 1 and len(numbers["job_runs_s"]) == 1
+    assert 0 < numbers["first_expression_s"] <= numbers["job_s"]
+    assert "text_model" not in numbers["load_s"]  # no free text, no sentence model
