@@ -9,6 +9,7 @@ per connection moves lines into a queue, so that a wait for a reply can time out
 raises ConnectionLost; the next call, or `reconnect()`, opens a new channel and a new server process, which sees the
 jobs of the old one through the same data dir.
 """
+import abc
 import itertools
 import json
 import logging
@@ -55,40 +56,48 @@ class StderrTail:
         return "\n".join(self._lines)
 
 
-class StdioChannel:
+class StdioChannel(abc.ABC):
     """A line stream to and from one `serve --stdio` process, plus file copies to and from its disk.
 
     write_line raises OSError or EOFError when the channel is gone; the reader returns b"" (or raises) at its end.
     """
     description = "the backend"
 
+    @abc.abstractmethod
     def open(self) -> None:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def write_line(self, data: bytes) -> None:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def reader(self) -> Callable[[], bytes]:
         """A function that reads the next line of the connection opened last (bound to it: after a reconnect it
         still reads the old, closed one)."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def upload(self, local_path: Path, remote_dir: str) -> str:
         """Copy a file into remote_dir under a fresh name; returns its path on the server."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def download(self, remote_path: str, local_path: Path) -> None:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def is_alive(self) -> bool:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def last_words(self) -> str:
         """Why the server side ended, as far as known (exit status, last stderr lines); may be empty."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        ...
 
 
 class LocalStdioChannel(StdioChannel):
