@@ -173,7 +173,10 @@ def _serve(args) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         logging.getLogger(__name__).warning("listening on %s: anyone who can reach port %d and has the token can use "
                                             "this server; prefer an SSH tunnel", args.host, args.port)
-    uvicorn.run(create_app(Service(settings), token), host=args.host, port=args.port, log_level=args.log_level)
+    from backend.stdio_server import data_dir_lock
+    # One server per data dir: a second one would take the first one's running job for crashed.
+    with data_dir_lock(Path(settings.data_dir), wait=0):
+        uvicorn.run(create_app(Service(settings), token), host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
 

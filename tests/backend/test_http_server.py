@@ -395,6 +395,10 @@ def test_serve_survives_a_kill_mid_job(tmp_path, astronaut_png):
         # What the killed job had done is still a valid set.
         kept = read_expression_set(data_dir / "jobs" / killed["job_id"] / "partial")
         assert len(kept.names()) >= 3 and len(job["files"]) > 0
+        # A second server on the same data dir is refused at once: it would take running jobs for crashed.
+        other = subprocess.run([sys.executable, "-m", "backend.cli", "serve", "--data-dir", str(data_dir),
+                                "--port", str(_free_port())], capture_output=True, text=True, timeout=120)
+        assert other.returncode == 2 and "another PromptFace server" in other.stderr
     finally:
         second.send_signal(signal.SIGINT)
         try:
