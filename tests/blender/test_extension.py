@@ -140,6 +140,19 @@ def set_inputs(photo: Path, prompts: list[str]) -> None:
         assert bpy.ops.promptface.prompt_add(text=text) == {"FINISHED"}
 
 
+def generate_until_done(extension, photo: Path, prompts: list[str]):
+    """Press Generate, pump the session until the job ends, and check it succeeded; returns (run, state)."""
+    set_inputs(photo, prompts)
+    assert bpy.ops.promptface.generate() == {"FINISHED"}
+    assert bpy.context.scene.promptface.busy
+    assert extension.session.run_until_idle(JOB_TIMEOUT_S), "the job did not finish in time"
+    run = extension.session.last()
+    state = bpy.context.scene.promptface
+    assert run.outcome.status == "succeeded", run.outcome
+    assert state.last_error == "" and state.progress == 1.0 and not state.busy
+    return run, state
+
+
 def test_the_zip_is_the_add_on_package_with_its_wheels(extension_zip):
     run_extension_tool("validate", str(extension_zip))
     with zipfile.ZipFile(extension_zip) as archive:
@@ -179,15 +192,7 @@ def test_connect_lists_the_servers_engines(extension, server):
 
 def test_generate_builds_the_face_as_expressions_arrive(extension, server, photo, tmp_path):
     extension.use_server(*server)
-    set_inputs(photo, ["happy", "AU1:0.8 AU2:0.8 AU26:0.6"])
-    assert bpy.ops.promptface.generate() == {"FINISHED"}
-    assert bpy.context.scene.promptface.busy
-    assert extension.session.run_until_idle(JOB_TIMEOUT_S), "the job did not finish in time"
-
-    run = extension.session.last()
-    state = bpy.context.scene.promptface
-    assert run.outcome.status == "succeeded", run.outcome
-    assert state.last_error == "" and state.progress == 1.0 and not state.busy
+    run, state = generate_until_done(extension, photo, ["happy", "AU1:0.8 AU2:0.8 AU26:0.6"])
     with extension.http.HTTPBackend(*server) as backend:
         job = backend.job_status(state.job_id)
     names = [expression.name for expression in job.expressions]
@@ -325,15 +330,7 @@ def sshd(tmp_path_factory):
 def test_generate_over_ssh_builds_the_face_as_expressions_arrive(extension, sshd, photo, tmp_path):
     data_dir = tmp_path / "ssh-data"
     extension.use_ssh(sshd, sshd.known_hosts(tmp_path / "known_hosts"), data_dir)
-    set_inputs(photo, ["happy", "AU26:0.6"])
-    assert bpy.ops.promptface.generate() == {"FINISHED"}
-    assert bpy.context.scene.promptface.busy
-    assert extension.session.run_until_idle(JOB_TIMEOUT_S), "the job did not finish in time"
-
-    run = extension.session.last()
-    state = bpy.context.scene.promptface
-    assert run.outcome.status == "succeeded", run.outcome
-    assert state.last_error == "" and state.progress == 1.0 and not state.busy
+    run, state = generate_until_done(extension, photo, ["happy", "AU26:0.6"])
     assert (data_dir / "jobs" / state.job_id).is_dir()  # the job ran on the server that sshd started
     names = ["happy", "au26_60"]
     face = bpy.data.objects[run.face_name]
