@@ -17,7 +17,7 @@ import numpy as np
 from backend.calibration import calibrate
 from backend.mouth_interior import paint_mouth_patch
 from backend.photo_io import decode_photo
-from backend.pipeline import (Engines, PipelineOptions, _expression, calibrate_subject, check_prompts,
+from backend.pipeline import (Engines, PipelineOptions, _edit_batch, _expression, calibrate_subject, check_prompts,
                               generate_expressions)
 from backend.piecewise_warp import border_anchors, warp_piecewise_affine
 
@@ -50,7 +50,9 @@ def bench_cpu(photo_bytes: bytes, photo_name: str, runs: int = 5) -> None:
     for prompt in BENCH_PROMPTS:
         stage_times: dict[str, list[float]] = {}
         for _ in range(runs):
-            result = _expression(subject, base_texture, "bench", prompt, engines, neutral_embedding,
+            request, edit, timings = _edit_batch(subject, [("bench", prompt)], 1, engines.editor_for("warp"),
+                                                 engines)[1]
+            result = _expression(subject, base_texture, "bench", request, edit, timings, engines, neutral_embedding,
                                  PipelineOptions())
             for stage, seconds in result.data.timings.items():
                 stage_times.setdefault(stage, []).append(seconds)

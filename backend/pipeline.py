@@ -6,7 +6,7 @@ warm; `generate` runs the numbered steps for one subject and a list of prompts.
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import cv2
 import numpy as np
@@ -16,20 +16,26 @@ from addon.core.expression_set import ExpressionData, ExpressionSetBuilder
 from addon.core.prompt_grammar import expression_name, parse_prompt
 from backend.calibration import CROP_SIZE, Subject, calibrate
 from backend.mouth_interior import paint_mouth_patch
+from backend.editors.editing import EditedPhoto, EditRequest
 from backend.editors.warp import WarpEditor
 from backend.face_detection import FaceFinder, LandmarkDetector
 from backend.metrics import IdentityEmbedder, image_metrics
 from backend.photo_io import decode_photo
 from backend.reconstructors.landmarks import LandmarkReconstructor
 from backend.skin_tone import difference_heat_map, match_skin_tone
-from backend.text_to_action_units import ExpressionIntent, TextEmotionModel, resolve_prompt
+from backend.text_to_action_units import TextEmotionModel, resolve_prompt
 from backend.texture_steps import change_mask, enhance_texture
 
+if TYPE_CHECKING:
+    from backend.editors.diffedit import DiffEditSettings
+
 MAX_PROMPTS = 32
-EDITORS = ("warp",)
+EDITORS = ("warp", "diffedit")
 RECONSTRUCTORS = ("landmarks",)
 # Planned engines that this build does not provide yet: named so the error says so, never a silent fallback.
-PLANNED_ENGINES = {"diffedit": "editor", "deca": "reconstructor"}
+PLANNED_ENGINES = {"deca": "reconstructor"}
+DIFFEDIT_NOT_CONFIGURED = ("the diffedit editor is not loaded here: it needs a Stable Diffusion model (a GPU is "
+                           "advised); pass --diffedit-model FOLDER_OR_HUB_ID to `promptface-backend serve`")
 
 Progress = Callable[[float, str], None]
 
@@ -62,23 +68,48 @@ class Engines:
     finder: FaceFinder
     detector: LandmarkDetector
     embedder: IdentityEmbedder
-    editor: WarpEditor
+    editors: dict                      # name → editor (backend/editors/editing.py says what an editor is)
     reconstructor: LandmarkReconstructor
     load_seconds: dict[str, float] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)  # editor name → why it is not loaded
     _text_model: TextEmotionModel | None = None
 
     @classmethod
-    def load(cls, editor: str = "warp", reconstructor: str = "landmarks") -> "Engines":
+    def load(cls, editor: str = "warp", reconstructor: str = "landmarks",
+             diffedit: "DiffEditSettings | None" = None) -> "Engines":
+        """The face, identity and editor models. The diffedit editor loads only when its settings are given;
+        if it is the editor asked for, failing to load it is an error, otherwise the reason is kept."""
         check_engines(editor, reconstructor)
+        if editor == "diffedit" and diffedit is None:
+            raise PromptFaceError(DIFFEDIT_NOT_CONFIGURED)
         seconds = {}
+        editors, unavailable = {"warp": WarpEditor()}, {"diffedit": DIFFEDIT_NOT_CONFIGURED}
+        if diffedit is not None:  # first: a missing model is reported before anything else loads
+            from backend.editors.diffedit import DiffEditEditor
+            start = time.perf_counter()
+            try:
+                editors["diffedit"] = DiffEditEditor.from_pretrained(diffedit)
+                del unavailable["diffedit"]
+            except PromptFaceError as error:
+                if editor == "diffedit":
+                    raise
+                unavailable["diffedit"] = str(error)
+            seconds["diffedit_model"] = time.perf_counter() - start
         start = time.perf_counter()
         finder, detector = FaceFinder(), LandmarkDetector()
         seconds["face_models"] = time.perf_counter() - start
         start = time.perf_counter()
         embedder = IdentityEmbedder()
         seconds["identity_model"] = time.perf_counter() - start
-        return cls(finder=finder, detector=detector, embedder=embedder, editor=WarpEditor(),
-                   reconstructor=LandmarkReconstructor(detector), load_seconds=seconds)
+        return cls(finder=finder, detector=detector, embedder=embedder, editors=editors,
+                   reconstructor=LandmarkReconstructor(detector), load_seconds=seconds, unavailable=unavailable)
+
+    def editor_for(self, name: str):
+        """The loaded editor called name; an error saying why when it is not loaded."""
+        check_engines(name, "landmarks")
+        if name not in self.editors:
+            raise PromptFaceError(self.unavailable.get(name, f"the editor '{name}' is not loaded"))
+        return self.editors[name]
 
     def text_model(self) -> TextEmotionModel:
         """The sentence model, loaded on first use (only free-text prompts need it)."""
@@ -150,6 +181,7 @@ def generate(photo_bytes: bytes, photo_name: str, prompts: list[str], out_dir: s
              overwrite: bool = False) -> Path:
     """Run the whole pipeline for one photo and write the expression set to out_dir (atomically)."""
     check_engines(options.editor, options.reconstructor)
+    engines.editor_for(options.editor)
     check_prompts(prompts)
     _check_destination(Path(out_dir), overwrite)
     report = progress or (lambda fraction, message: None)
@@ -182,18 +214,25 @@ def generate_expressions(calibrated: CalibratedSubject, prompts: list[str], out_
     if any(parse_prompt(prompt).kind == "free_text" for prompt in prompts):
         report(0.0, "loading the text model for free-text prompts")
         engines.text_model()
+    editor = engines.editor_for(options.editor)
     # 2. The neutral comes from calibration; the set starts with it.
     builder = ExpressionSetBuilder(out_dir, **set_header(calibrated, options, engines), overwrite=overwrite,
                                    staging_dir=partial_dir)
     results = [calibrated.neutral]
+    work = list(zip(expression_names(prompts), prompts))
+    edited: dict[int, tuple] = {}
     try:
         builder.begin(calibrated.neutral.data)
-        # 3. One expression per prompt.
-        for index, (name, prompt) in enumerate(zip(expression_names(prompts), prompts), start=1):
+        # 3. One expression per prompt; the editor edits editor.batch_size prompts at a time.
+        for index, (name, prompt) in enumerate(work, start=1):
             if should_cancel and should_cancel():
                 raise JobCancelled(f"cancelled before all expressions were done; {out_dir} was not written")
             report((index - 1) / steps, f"[{index}/{len(prompts)}] {name}: {prompt}")
-            result = _expression(calibrated.subject, calibrated.base_texture, name, prompt, engines,
+            if index not in edited:
+                edited.update(_edit_batch(calibrated.subject, work[index - 1:index - 1 + editor.batch_size], index,
+                                          editor, engines))
+            request, edit, timings = edited.pop(index)
+            result = _expression(calibrated.subject, calibrated.base_texture, name, request, edit, timings, engines,
                                  calibrated.neutral_embedding, options)
             results.append(result)
             builder.add(result.data)
@@ -228,9 +267,26 @@ def _neutral_expression(subject: Subject, base_texture: np.ndarray, engines: Eng
     return GeneratedExpression(data=data, diagnostics={})
 
 
-def _expression(subject: Subject, base_texture: np.ndarray, name: str, prompt: str, engines: Engines,
-                neutral_embedding, options: PipelineOptions) -> GeneratedExpression:
-    timings: dict[str, float] = {}
+def _edit_batch(subject: Subject, work: list[tuple[str, str]], first_index: int, editor,
+                engines: Engines) -> dict[int, tuple]:
+    """Steps 4–5 for a batch of (name, prompt): index → (request, edited photo, timings so far)."""
+    requests, prompt_seconds = [], []
+    for _, prompt in work:
+        start = time.perf_counter()
+        requests.append(EditRequest(prompt, resolve_prompt(prompt, engines.text_model)))
+        prompt_seconds.append(round(time.perf_counter() - start, 4))
+    start = time.perf_counter()
+    edits = editor.edit_batch(subject, requests)
+    edit_seconds = round((time.perf_counter() - start) / len(work), 4)  # the batch's time, shared out
+    return {first_index + offset: (request, edit, {"prompt": seconds, "edit": edit_seconds})
+            for offset, (request, edit, seconds) in enumerate(zip(requests, edits, prompt_seconds))}
+
+
+def _expression(subject: Subject, base_texture: np.ndarray, name: str, request: EditRequest, edit: EditedPhoto,
+                timings: dict[str, float], engines: Engines, neutral_embedding,
+                options: PipelineOptions) -> GeneratedExpression:
+    """Steps 6–9 for one edited photo."""
+    intent, timings = request.intent, dict(timings)
 
     def timed(stage, function, *args, **kwargs):
         start = time.perf_counter()
@@ -238,10 +294,6 @@ def _expression(subject: Subject, base_texture: np.ndarray, name: str, prompt: s
         timings[stage] = round(time.perf_counter() - start, 4)
         return value
 
-    # 4. Prompt → action units.
-    intent: ExpressionIntent = timed("prompt", resolve_prompt, prompt, engines.text_model)
-    # 5. Edit the photo.
-    edit = timed("edit", engines.editor.edit, subject, intent.action_units)
     edited_raw = edit.image
     # 6. Skin tone back to the neutral's.
     skin = timed("skin_tone", match_skin_tone, subject.crop, edited_raw, subject.skin_region, subject.skin_region,
@@ -270,20 +322,13 @@ def _expression(subject: Subject, base_texture: np.ndarray, name: str, prompt: s
     if skin.warning:
         warnings.append(skin.warning)
     data = ExpressionData(
-        name=name, prompt=prompt, full_prompt=_full_prompt(intent), vertices=reconstruction.vertices,
+        name=name, prompt=request.prompt, full_prompt=edit.full_prompt, vertices=reconstruction.vertices,
         texture=texture, mask=mask, edited=edited, action_units=intent.action_units, weights=intent.emotions,
         metrics=metrics, timings=timings, warnings=warnings)
     diagnostics = {"skin_mask": np.round(255 * skin.blend_mask).astype(np.uint8),
                    "skin_difference": difference_heat_map(skin.difference),
-                   "edited_before_skin_tone": edited_raw} if options.diagnostics else {}
+                   "edited_before_skin_tone": edited_raw, **edit.diagnostics} if options.diagnostics else {}
     return GeneratedExpression(data=data, diagnostics=diagnostics)
-
-
-def _full_prompt(intent: ExpressionIntent) -> str:
-    """What the editor was actually asked for (the warp editor sees action units)."""
-    units = " ".join(f"{unit}:{value:.2f}" for unit, value in sorted(intent.action_units.items(),
-                                                                      key=lambda item: int(item[0][2:].rstrip("LR"))))
-    return units or "neutral (no action units)"
 
 
 def set_header(calibrated: CalibratedSubject, options: PipelineOptions, loaded: Engines) -> dict:
@@ -294,8 +339,8 @@ def set_header(calibrated: CalibratedSubject, options: PipelineOptions, loaded: 
     subject_record = {"size": list(subject.photo_size), "face_box": subject.face.box.as_list(),
                       "faces_found": subject.face.faces_found,
                       "crop_box": [round(v, 2) for v in subject.crop_box], "notes": subject.notes}
-    engines = {"editor": {"name": loaded.editor.name, "version": loaded.editor.version,
-                          "settings": loaded.editor.settings()},
+    editor = loaded.editor_for(options.editor)
+    engines = {"editor": {"name": editor.name, "version": editor.version, "settings": editor.settings()},
                "reconstructor": {"name": loaded.reconstructor.name, "version": loaded.reconstructor.version,
                                  "settings": loaded.reconstructor.settings()},
                "skin_tone": {"strength": options.skin_tone_strength}, "enhance": options.enhance}

@@ -168,7 +168,9 @@ class Service:
 
     def engines(self) -> EngineList:
         load_error = f"the engines failed to load: {self._engines_error}" if self._engines_error else None
-        listed = [EngineInfo(name, "editor", load_error is None, load_error) for name in EDITORS]
+        not_loaded = self._engines.unavailable if self._engines is not None else {}
+        listed = [EngineInfo(name, "editor", load_error is None and name not in not_loaded,
+                             load_error or not_loaded.get(name)) for name in EDITORS]
         listed += [EngineInfo(name, "reconstructor", load_error is None, load_error) for name in RECONSTRUCTORS]
         listed += [EngineInfo(name, kind, False, f"the {kind} '{name}' is not available in this build yet")
                    for name, kind in PLANNED_ENGINES.items()]
@@ -303,6 +305,8 @@ class Service:
                 raise ServiceError("invalid", f"option '{key}' is {value!r}; it must be {wanted}")
         try:
             check_engines(request.editor, request.reconstructor)
+            if self._engines is not None:
+                self._engines.editor_for(request.editor)
             check_prompts(prompts)
         except PromptFaceError as error:
             raise ServiceError("invalid", str(error)) from None

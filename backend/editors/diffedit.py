@@ -5,7 +5,9 @@ inverted latents are denoised with the target prompt, keeping the latents outsid
 Several prompts run as one batch. `diffusers.StableDiffusionDiffEditPipeline` is deprecated and is used only as the
 reference in tests (tests/backend/test_diffedit.py).
 """
+import dataclasses
 import hashlib
+import warnings
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,6 +17,9 @@ import numpy as np
 import torch
 
 from addon.core.errors import PromptFaceError
+from backend.calibration import Subject
+from backend.editors.diffusion_prompt import diffusion_text
+from backend.editors.editing import EditedPhoto, EditRequest
 
 NAME = "diffedit"
 VERSION = "1"
@@ -61,6 +66,19 @@ class DiffEditSettings:
     """'float16' or 'float32'; None picks float16 on CUDA, float32 on CPU."""
     cache_size: int = 8
     """How many subjects' inversions are kept."""
+    batch_size: int = 4
+    """Prompts edited together in one batch (mask and denoising); more needs more GPU memory."""
+    paste_back: bool = True
+    """Outside the (feathered) DiffEdit mask, keep the photo's own pixels instead of their VAE round trip."""
+    lora: str | None = None
+    """A LoRA adapter for the UNet: a `.safetensors` file in diffusers' format (as `train-lora` exports it) or a
+    folder holding `pytorch_lora_weights.safetensors`; None runs the base model."""
+    lora_weight: float = 1.0
+    """How strongly the adapter acts (0 = base model, 1 = as trained)."""
+    attention_slicing: bool = False
+    """Compute attention in slices: less GPU memory, a little slower (for small GPUs)."""
+    vae_tiling: bool = False
+    """Encode and decode the VAE in tiles: less memory at large resolutions."""
 
     def resolved_device(self) -> torch.device:
         if self.device is not None:
@@ -107,6 +125,35 @@ class InversionCache:
             self.entries.popitem(last=False)
 
 
+def settings_from_options(options: list[str], **values) -> DiffEditSettings:
+    """DiffEditSettings from KEY=VALUE strings (as typed on a command line) over the given values.
+
+    Each value is converted to its field's type; an unknown key or a value of the wrong type is an error naming it.
+    """
+    fields = {item.name: item for item in dataclasses.fields(DiffEditSettings)}
+    for option in options:
+        key, separator, text = option.partition("=")
+        key = key.strip().replace("-", "_")
+        if not separator or key not in fields:
+            raise PromptFaceError(f"DiffEdit option {option!r} is not KEY=VALUE with a known key; the keys are: "
+                                  f"{', '.join(fields)}")
+        values[key] = _option_value(key, text.strip(), fields[key].default)
+    return DiffEditSettings(**values)
+
+
+def _option_value(key: str, text: str, default):
+    if default is None:                     # optional strings (device, dtype, lora): empty means unset
+        return text or None
+    if isinstance(default, bool):
+        if text.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            raise PromptFaceError(f"DiffEdit option {key}={text!r}: give true or false")
+        return text.lower() in ("true", "1", "yes", "on")
+    try:
+        return type(default)(text)
+    except ValueError:
+        raise PromptFaceError(f"DiffEdit option {key}={text!r}: expected a {type(default).__name__}") from None
+
+
 def check_settings(settings: DiffEditSettings) -> None:
     """Refuse settings that cannot run, naming the value."""
     if settings.steps < 1:
@@ -116,6 +163,10 @@ def check_settings(settings: DiffEditSettings) -> None:
         if not 0.0 < value <= 1.0 or int(settings.steps * value) < 1:
             raise PromptFaceError(f"DiffEditSettings.{name} = {value} leaves no step of {settings.steps}; "
                                   "use a value in (0, 1] with steps × value ≥ 1")
+    if settings.batch_size < 1:
+        raise PromptFaceError(f"DiffEditSettings.batch_size must be at least 1, not {settings.batch_size}")
+    if not 0.0 <= settings.lora_weight <= 4.0:
+        raise PromptFaceError(f"DiffEditSettings.lora_weight must be within 0..4, not {settings.lora_weight}")
     if settings.maps_per_mask < 1:
         raise PromptFaceError(f"DiffEditSettings.maps_per_mask must be at least 1, not {settings.maps_per_mask}")
     if settings.mask_thresholding_ratio <= 0:
@@ -136,6 +187,35 @@ def missing_model_parts(folder: Path) -> list[str]:
     return missing
 
 
+LORA_ADAPTER_NAME = "promptface_expressions"
+LORA_FILE_NAME = "pytorch_lora_weights.safetensors"
+
+
+def lora_file(path: str | Path) -> Path:
+    """The adapter file a `lora` setting names (a file, or a folder holding pytorch_lora_weights.safetensors)."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        path = path / LORA_FILE_NAME
+    if not path.is_file():
+        raise PromptFaceError(f"LoRA adapter {path} does not exist; set DiffEditSettings.lora (the diffedit editor's "
+                              "lora setting) to a .safetensors file written by `promptface-backend train-lora`, "
+                              "or leave it empty to run the base model")
+    return path
+
+
+def load_lora(unet, path: str | Path, weight: float) -> None:
+    """Attach a diffusers-format LoRA adapter (keys prefixed `unet.`) to the UNet at the given weight."""
+    file = lora_file(path)
+    try:
+        unet.load_lora_adapter(str(file), prefix="unet", adapter_name=LORA_ADAPTER_NAME)
+    except (ValueError, KeyError, RuntimeError, OSError) as error:
+        raise PromptFaceError(f"LoRA adapter {file} does not fit this model's UNet: {str(error).splitlines()[0][:200]}"
+                              ) from error
+    if LORA_ADAPTER_NAME not in (unet.peft_config if hasattr(unet, "peft_config") else {}):
+        raise PromptFaceError(f"LoRA adapter {file} holds no UNet weights (keys must start with 'unet.')")
+    unet.set_adapters([LORA_ADAPTER_NAME], weights=[weight])
+
+
 class DiffEditEditor:
     """DiffEdit over a UNet, VAE, CLIP text encoder and tokenizer, and a DDIM scheduler config."""
     name = NAME
@@ -153,6 +233,12 @@ class DiffEditEditor:
         self.scheduler = DDIMScheduler.from_config(scheduler_config)
         self.inverse_scheduler = DDIMInverseScheduler.from_config(scheduler_config)
         self.cache = InversionCache(settings.cache_size)
+        if settings.lora:
+            load_lora(self.unet, settings.lora, settings.lora_weight)
+        if settings.attention_slicing:
+            self.unet.set_attention_slice("auto")
+        if settings.vae_tiling:
+            self.vae.enable_tiling()
 
     def _placed(self, module: torch.nn.Module) -> torch.nn.Module:
         """The module on the editor's device and dtype, in eval mode (casts only when the dtype differs)."""
@@ -173,8 +259,8 @@ class DiffEditEditor:
             missing = missing_model_parts(folder)
             if missing:
                 raise PromptFaceError(
-                    f"DiffEdit model folder {folder} is missing: {'; '.join(missing)}. Point DiffEditSettings.model "
-                    "(the diffedit editor's model setting) at a diffusers-layout Stable Diffusion folder.")
+                    f"DiffEdit model folder {folder} is missing: {'; '.join(missing)}. Point --diffedit-model "
+                    "(DiffEditSettings.model) at a diffusers-layout Stable Diffusion folder.")
             source, options = str(folder), {}
         else:
             source, options = settings.model, {"local_files_only": True}
@@ -189,19 +275,25 @@ class DiffEditEditor:
         parts, missing = {}, []
         for name, load in loaders:
             try:
-                parts[name] = load()
+                with warnings.catch_warnings():  # huggingface_hub warns about an argument diffusers still passes
+                    warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks", category=UserWarning)
+                    parts[name] = load()
             except (OSError, ValueError) as error:
                 missing.append(f"{name} ({type(error).__name__}: {str(error).splitlines()[0][:160]})")
         if missing:
             raise PromptFaceError(
                 f"DiffEdit model {settings.model!r} could not be loaded without downloading; missing: "
-                f"{'; '.join(missing)}. Download it once into the Hub cache or a folder and set "
-                "DiffEditSettings.model (the diffedit editor's model setting) to it.")
+                f"{'; '.join(missing)}. Download it once into the Hub cache or a folder and point --diffedit-model "
+                "(DiffEditSettings.model) at it.")
         return cls(parts["unet"], parts["vae"], parts["text_encoder"], parts["tokenizer"], parts["scheduler"], settings)
 
     def settings(self) -> dict:
-        """The settings as recorded in an expression set's engine block."""
-        return asdict(self.options)
+        """The settings as recorded in an expression set's engine block (device and dtype as resolved)."""
+        return {**asdict(self.options), "device": str(self.device), "dtype": str(self.dtype).removeprefix("torch.")}
+
+    @property
+    def batch_size(self) -> int:
+        return self.options.batch_size
 
     # --- steps -----------------------------------------------------------------------------------------------------
 
@@ -350,3 +442,33 @@ class DiffEditEditor:
         images = self.decode(latents, image.shape[:2])
         mask_arrays = masks[:, 0].to(torch.uint8).cpu().numpy()
         return [DiffEditResult(prompt, edited, mask) for prompt, edited, mask in zip(prompts, images, mask_arrays)]
+
+    def edit_batch(self, subject: Subject, requests: list[EditRequest]) -> list[EditedPhoto]:
+        """The pipeline's entry: the subject's crop edited into each request's expression, in one batch."""
+        texts = [diffusion_text(request.intent.prompt) for request in requests]
+        results = self.edit(subject.crop, texts)
+        edited = []
+        for result in results:
+            mask = mask_at(result.mask, subject.crop.shape[:2])
+            image = paste_back(subject.crop, result.image, mask) if self.options.paste_back else result.image
+            edited.append(EditedPhoto(
+                image=image, full_prompt=result.prompt, landmarks_px=None,
+                diagnostics={"diffedit_mask": np.round(mask * 255).astype(np.uint8), "diffedit_output": result.image}))
+        return edited
+
+
+def mask_at(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H,W) float32 in [0,1]: the latent-resolution {0,1} mask grown by one latent pixel and feathered at size.
+
+    Growing covers the VAE's reach across a latent pixel's border; feathering hides the seam of the paste.
+    """
+    grown = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8))
+    scaled = cv2.resize(grown.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+    sigma = size[0] / mask.shape[0] / 2
+    return np.clip(cv2.GaussianBlur(scaled, (0, 0), sigma), 0.0, 1.0)
+
+
+def paste_back(photo: np.ndarray, edited: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(H,W,3) uint8: edited inside the mask, the photo's own pixels outside (mask (H,W) in [0,1])."""
+    weight = mask[..., None]
+    return np.clip(np.rint(photo * (1.0 - weight) + edited * weight), 0, 255).astype(np.uint8)

@@ -1,10 +1,9 @@
 """The `warp` editor (CPU): action units → landmark displacement → piecewise-affine warp of the face crop."""
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
 from backend.calibration import Subject, polygon_mask
+from backend.editors.editing import EditedPhoto, EditRequest
 from backend.mouth_interior import MOUTH_COLOUR
 from backend.piecewise_warp import border_anchors, warp_piecewise_affine
 
@@ -12,20 +11,18 @@ NAME = "warp"
 VERSION = "1"
 
 
-@dataclass(frozen=True)
-class WarpEdit:
-    image: np.ndarray         # (S,S,3) uint8, the edited crop
-    landmarks_px: np.ndarray  # (468,3) where the landmarks were moved to, crop pixels (exact: the warp put them there)
-
-
 class WarpEditor:
     name = NAME
     version = VERSION
+    batch_size = 1  # one prompt at a time: each expression reaches the caller as soon as it is done
 
     def settings(self) -> dict:
         return {}
 
-    def edit(self, subject: Subject, action_units: dict[str, float]) -> WarpEdit:
+    def edit_batch(self, subject: Subject, requests: list[EditRequest]) -> list[EditedPhoto]:
+        return [self.edit(subject, request.intent.action_units) for request in requests]
+
+    def edit(self, subject: Subject, action_units: dict[str, float]) -> EditedPhoto:
         """Warp the subject's neutral crop into the expression given by action-unit intensities."""
         displacement_m = subject.action_units.displacement(action_units)
         neutral_px = subject.landmarks_px
@@ -37,7 +34,14 @@ class WarpEditor:
         warped = warp_piecewise_affine(subject.crop, source, target, (size, size))
         mouth = subject.topology.mouth_loop
         image = fill_opened_mouth(warped, neutral_px[mouth, :2], moved_px[mouth, :2])
-        return WarpEdit(image=image, landmarks_px=moved_px)
+        # The landmarks are exact: the warp put them there.
+        return EditedPhoto(image=image, full_prompt=action_unit_text(action_units), landmarks_px=moved_px)
+
+
+def action_unit_text(action_units: dict[str, float]) -> str:
+    """What the warp editor was asked for: 'AU6:0.50 AU12:1.00', in FACS order."""
+    ordered = sorted(action_units.items(), key=lambda item: int(item[0][2:].rstrip("LR")))
+    return " ".join(f"{unit}:{value:.2f}" for unit, value in ordered) or "neutral (no action units)"
 
 
 def fill_opened_mouth(image: np.ndarray, neutral_lips: np.ndarray, moved_lips: np.ndarray) -> np.ndarray:

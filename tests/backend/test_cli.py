@@ -1,5 +1,6 @@
 """`promptface-backend` as a user runs it: a real subprocess, real output on disk."""
 import json
+import os
 import subprocess
 import sys
 
@@ -8,9 +9,9 @@ import pytest
 from addon.core.expression_set import read_expression_set
 
 
-def run_cli(*args, cwd=None):
+def run_cli(*args, cwd=None, env=None):
     return subprocess.run([sys.executable, "-m", "backend.cli", *args], capture_output=True, text=True,
-                          timeout=300, cwd=cwd)
+                          timeout=300, cwd=cwd, env=env)
 
 
 def test_generate_on_the_sample_writes_a_set_and_a_json_summary(tmp_path):
@@ -35,11 +36,16 @@ def test_generate_from_a_photo_file_shows_progress_and_a_table(tmp_path, astrona
 @pytest.mark.parametrize("args, message", [
     (["generate", "missing.jpg", "happy", "--out", "x"], "does not exist"),
     (["generate", "--sample", "astronaut", "", "--out", "x"], "empty prompt"),
-    (["generate", "--sample", "astronaut", "happy", "--editor", "diffedit", "--out", "x"], "not available"),
+    # The default model is a Hub id; with nothing in the local cache it is named, never downloaded.
+    (["generate", "--sample", "astronaut", "happy", "--editor", "diffedit", "--out", "x"], "without downloading"),
+    (["generate", "--sample", "astronaut", "happy", "--lora", "x.safetensors", "--out", "x"], "need --editor diffedit"),
+    (["generate", "--sample", "astronaut", "happy", "--editor", "diffedit", "--diffedit-option", "steps=many",
+      "--out", "x"], "steps='many': expected a int"),
     (["generate", "--sample", "astronaut", "happy", "--skin-tone-strength", "2", "--out", "x"], "outside 0..1"),
 ])
-def test_bad_input_exits_2_with_a_message_and_writes_nothing(tmp_path, args, message):
-    result = run_cli(*args, cwd=tmp_path)
+def test_bad_input_exits_2_with_a_message_and_writes_nothing(tmp_path, tmp_path_factory, args, message):
+    empty_hub_cache = {**os.environ, "HF_HOME": str(tmp_path_factory.mktemp("hf")), "HF_HUB_OFFLINE": "1"}
+    result = run_cli(*args, cwd=tmp_path, env=empty_hub_cache)
     assert result.returncode == 2
     assert message in result.stderr and result.stderr.startswith("error: ")
     assert list(tmp_path.iterdir()) == []

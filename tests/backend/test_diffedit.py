@@ -1,12 +1,11 @@
 """The DiffEdit editor on a tiny random Stable Diffusion built offline (no Hub), against the deprecated reference."""
-import json
-
 import numpy as np
 import pytest
 import torch
 
 from addon.core.errors import PromptFaceError
 from backend.editors.diffedit import DiffEditEditor, DiffEditSettings
+from backend.editors.random_diffusion import build_tiny_model
 
 SIZE = 64
 STEPS = 4
@@ -15,53 +14,6 @@ STEPS = 4
 # Batched vs one at a time changes the UNet's batch size, measured up to 1 grey level.
 LATENT_ATOL = 1e-4
 IMAGE_ATOL = 1  # uint8 grey levels
-
-
-def byte_characters() -> list[str]:
-    """The 256 printable stand-ins byte-level BPE tokenizers use for bytes (GPT-2's byte-to-unicode table)."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
-        list(range(ord("®"), ord("ÿ") + 1))
-    codes, extra = [], 0
-    for byte in range(256):
-        if byte in printable:
-            codes.append(byte)
-        else:
-            codes.append(256 + extra)
-            extra += 1
-    return [chr(code) for code in codes]
-
-
-def write_tokenizer(folder) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    chars = byte_characters()
-    tokens = chars + [c + "</w>" for c in chars] + ["<|startoftext|>", "<|endoftext|>"]
-    (folder / "vocab.json").write_text(json.dumps({token: i for i, token in enumerate(tokens)}))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
-
-
-def build_tiny_model(folder) -> None:
-    """Write a diffusers-layout tiny random Stable Diffusion (facts §7) into folder."""
-    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-
-    torch.manual_seed(0)
-    UNet2DConditionModel(block_out_channels=(32, 64), layers_per_block=2, sample_size=32, in_channels=4,
-                         out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-                         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32,
-                         attention_head_dim=(2, 4), use_linear_projection=True).save_pretrained(folder / "unet")
-    DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-                  set_alpha_to_one=False, steps_offset=1).save_pretrained(folder / "scheduler")
-    torch.manual_seed(0)
-    AutoencoderKL(block_out_channels=[32, 64], in_channels=3, out_channels=3,
-                  down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
-                  latent_channels=4, sample_size=128).save_pretrained(folder / "vae")
-    torch.manual_seed(0)
-    CLIPTextModel(CLIPTextConfig(bos_token_id=0, eos_token_id=2, hidden_size=32, intermediate_size=37,
-                                 layer_norm_eps=1e-5, num_attention_heads=4, num_hidden_layers=5, pad_token_id=1,
-                                 vocab_size=1000, hidden_act="gelu", projection_dim=512)
-                  ).save_pretrained(folder / "text_encoder")
-    write_tokenizer(folder / "tokenizer_files")
-    CLIPTokenizer.from_pretrained(folder / "tokenizer_files", model_max_length=77).save_pretrained(folder / "tokenizer")
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +121,7 @@ def test_batched_prompts_equal_one_at_a_time(editor, photo):
 
 
 def test_missing_model_folder_names_what_is_missing(tmp_path, model_folder):
-    with pytest.raises(PromptFaceError, match=r"DiffEditSettings\.model") as error:
+    with pytest.raises(PromptFaceError, match=r"--diffedit-model \(DiffEditSettings\.model\)") as error:
         DiffEditEditor.from_pretrained(tiny_settings(tmp_path / "nowhere"))
     for part in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):
         assert part in str(error.value)
@@ -194,3 +146,74 @@ def test_uncached_hub_id_is_not_downloaded(tmp_path, monkeypatch):
 def test_bad_settings_are_refused(model_folder):
     with pytest.raises(PromptFaceError, match="inpaint_strength"):
         DiffEditEditor.from_pretrained(tiny_settings(model_folder, inpaint_strength=0.1))
+
+
+def test_paste_back_keeps_the_photo_outside_the_mask(model_folder, photo):
+    from types import SimpleNamespace
+
+    from addon.core.prompt_grammar import parse_prompt
+    from backend.editors.editing import EditRequest
+    from backend.text_to_action_units import ExpressionIntent
+
+    subject = SimpleNamespace(crop=photo)
+    request = EditRequest("happy", ExpressionIntent(parse_prompt("happy"), {"AU12": 1.0}, {"happy": 1.0}))
+    pasted = DiffEditEditor.from_pretrained(tiny_settings(model_folder)).edit_batch(subject, [request])[0]
+    raw = DiffEditEditor.from_pretrained(tiny_settings(model_folder, paste_back=False)).edit_batch(subject, [request])[0]
+    outside = pasted.diagnostics["diffedit_mask"] == 0
+    inside = pasted.diagnostics["diffedit_mask"] == 255
+    assert outside.any() and inside.any()
+    np.testing.assert_array_equal(pasted.image[outside], photo[outside])
+    np.testing.assert_array_equal(pasted.image[inside], raw.image[inside])
+    assert not np.array_equal(raw.image[outside], photo[outside])  # the VAE round trip alone would change them
+    assert pasted.full_prompt == "a person with a happy facial expression" and pasted.landmarks_px is None
+
+
+def test_command_line_options_become_typed_settings():
+    from backend.editors.diffedit import settings_from_options
+
+    settings = settings_from_options(["steps=25", "guidance=5", "paste-back=off", "dtype=float16", "lora="], model="m")
+    assert (settings.steps, settings.guidance, settings.paste_back, settings.dtype, settings.lora) == \
+        (25, 5.0, False, "float16", None)
+    with pytest.raises(PromptFaceError, match="known key.*inpaint_strength"):
+        settings_from_options(["strength=0.5"])
+    with pytest.raises(PromptFaceError, match="true or false"):
+        settings_from_options(["vae_tiling=maybe"])
+
+
+def test_a_missing_lora_file_is_named(model_folder, tmp_path):
+    with pytest.raises(PromptFaceError, match=r"nowhere\.safetensors does not exist.*train-lora"):
+        DiffEditEditor.from_pretrained(tiny_settings(model_folder, lora=str(tmp_path / "nowhere.safetensors")))
+
+
+def test_the_pipeline_runs_end_to_end_with_the_diffedit_editor(model_folder, astronaut_png, tmp_path):
+    """generate --editor diffedit --reconstructor landmarks on the sample photo, with the tiny random model.
+
+    The tiny model paints noise inside its mask (a GPU and real weights are what cannot exist here), so this checks the
+    wiring: one batch for all prompts, landmarks re-detected on the pasted-back photo, a valid set, the mask saved.
+    At 128 px the random mask covers about 30 % of the face and FaceMesh still finds it.
+    """
+    from addon.core.expression_set import read_expression_set
+    from backend.pipeline import Engines, PipelineOptions, generate
+
+    settings = tiny_settings(model_folder, resolution=128)
+    engines = Engines.load("diffedit", diffedit=settings)
+    editor = engines.editor_for("diffedit")
+    calls = UNetCalls(editor.unet)
+    prompts = ["happy", "a delighted surprise", "AU1:0.8 AU2:0.8"]
+    try:
+        path = generate(astronaut_png, "astronaut.png", prompts, tmp_path / "set", engines,
+                        PipelineOptions(editor="diffedit", diagnostics=True))
+    finally:
+        calls.close()
+    inverse_steps = int(STEPS * settings.inpaint_strength)
+    assert calls.count == 1 + 2 * inverse_steps  # one mask batch, one inversion, one denoising batch for 3 prompts
+    expression_set = read_expression_set(path)
+    manifest = expression_set.manifest
+    assert manifest["engines"]["editor"]["name"] == "diffedit"
+    assert manifest["engines"]["editor"]["settings"]["device"] == "cpu"
+    edited = [entry for entry in manifest["expressions"] if entry["name"] != "neutral"]
+    assert [entry["prompt"] for entry in edited] == prompts
+    assert edited[1]["full_prompt"] == "a person with a delighted surprise facial expression"
+    assert all(entry["metrics"]["landmarks_source"] == "detected" for entry in edited)
+    for entry in edited:
+        assert (path / "diagnostics" / f"{entry['name']}.diffedit_mask.png").is_file()

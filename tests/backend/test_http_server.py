@@ -124,7 +124,7 @@ def test_health_and_engines_need_no_token(server):
     assert health.status_code == 200 and health.json()["api_version"] == 1
     engines = {item["name"]: item for item in server.get("/v1/engines", token=None).json()["engines"]}
     assert engines["warp"]["available"] and engines["landmarks"]["available"]
-    assert not engines["diffedit"]["available"] and "not available" in engines["diffedit"]["reason"]
+    assert not engines["diffedit"]["available"] and "--diffedit-model" in engines["diffedit"]["reason"]
     assert not engines["deca"]["available"]
 
 
@@ -285,7 +285,8 @@ def test_what_is_not_a_usable_photo_is_refused(server):
     ({"prompts": ["AU12:0.5"] * 17}, 422, "1 to 16"),
     ({"prompts": []}, 422, "1 to 16"),
     ({"prompts": ["AU99:0.5"]}, 422, "AU99"),
-    ({"prompts": ["happy"], "editor": "diffedit"}, 422, "not available"),
+    ({"prompts": ["happy"], "editor": "diffedit"}, 422, "diffedit editor is not loaded"),
+    ({"prompts": ["happy"], "reconstructor": "deca"}, 422, "not available in this build"),
     ({"prompts": ["happy"], "options": {"enhance": "yes"}}, 422, "true or false"),
     ({"prompts": ["happy"], "options": {"steps": 3}}, 422, "unknown option 'steps'"),
     ({"prompts": "happy"}, 400, "list of strings"),

@@ -147,10 +147,13 @@ def test_bad_prompts_are_refused_before_any_work(engines, astronaut_png, tmp_pat
 
 
 def test_unavailable_engines_are_named(engines, astronaut_png, tmp_path):
-    with pytest.raises(PromptFaceError, match="diffedit.*not available"):
+    with pytest.raises(PromptFaceError, match="diffedit editor is not loaded.*--diffedit-model"):
         generate(astronaut_png, "a.png", ["happy"], tmp_path / "x", engines, PipelineOptions(editor="diffedit"))
+    with pytest.raises(PromptFaceError, match="deca.*not available in this build"):
+        generate(astronaut_png, "a.png", ["happy"], tmp_path / "x", engines, PipelineOptions(reconstructor="deca"))
     with pytest.raises(PromptFaceError, match="unknown reconstructor 'mesh'.*landmarks"):
         generate(astronaut_png, "a.png", ["happy"], tmp_path / "x", engines, PipelineOptions(reconstructor="mesh"))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_photo_without_a_face_writes_nothing(engines, tmp_path):
