@@ -1,4 +1,4 @@
-"""`promptface-backend`: the compute side's commands (generate, serve, bench)."""
+"""`promptface-backend`: the compute side's commands (generate, serve, bench, train-lora)."""
 import argparse
 import json
 import logging
@@ -83,6 +83,35 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--steps", type=int, nargs="+", default=[50, 25], help="for diffedit: DDIM steps (50 25)")
     bench.add_argument("--batches", type=int, nargs="+", default=[1, 4], help="for diffedit: batch sizes (1 4)")
     bench.set_defaults(run=_bench)
+
+    train = commands.add_parser("train-lora", help="train a LoRA adapter for the diffedit editor on neutral → "
+                                                   "expression photo pairs (KDEF layout or pairs.csv)")
+    train.add_argument("--model", required=True, metavar="FOLDER",
+                       help="local diffusers-layout Stable Diffusion folder (the diffedit editor's model)")
+    train.add_argument("--data", required=True, metavar="FOLDER",
+                       help="KDEF-layout folder (e.g. KDEF/AF01/AF01NES.JPG), or a folder with pairs.csv (columns "
+                            "neutral, expression, prompt, identity)")
+    train.add_argument("--out", required=True, metavar="FOLDER",
+                       help="writes checkpoints/, pytorch_lora_weights.safetensors and training_summary.json")
+    train.add_argument("--rank", type=int, help="LoRA rank (default 16)")
+    train.add_argument("--epochs", type=int, help="total epochs (default 50)")
+    train.add_argument("--learning-rate", type=float, help="AdamW learning rate (default 1e-4)")
+    train.add_argument("--batch-size", type=int, help="pairs per step (default 4)")
+    train.add_argument("--gradient-accumulation", type=int, help="batches per optimizer step (default 1)")
+    train.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), help="default no; fp16 needs CUDA")
+    train.add_argument("--resolution", type=int, help="square image side, a multiple of 8 (default 512)")
+    train.add_argument("--seed", type=int, help="default 0")
+    train.add_argument("--validation-fraction", type=float, help="share of identities held out (default 0.1)")
+    train.add_argument("--angles", nargs="+", help="KDEF angles: S HL HR FL FR (default S)")
+    train.add_argument("--masked-weight", type=float, help="loss weight of the changed region (default 2)")
+    train.add_argument("--lpips-weights", metavar="FILE", help="complete LPIPS state dict; enables the LPIPS term "
+                                                               "when the lpips package is installed")
+    train.add_argument("--lpips-weight", type=float, help="weight of the LPIPS term (default 0.1)")
+    train.add_argument("--keep-checkpoints", type=int, help="newest checkpoints kept besides the best (default 2)")
+    train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    train.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")
+    train.add_argument("--log-every", type=int, default=10, help="print every Nth step's loss (default 10)")
+    train.set_defaults(run=_train_lora)
     return parser
 
 
@@ -263,6 +292,33 @@ def _bench_diffedit(args) -> int:
     timings = bench_diffedit(data.astronaut(), device, args.dtype, resolution, args.steps, args.batches,
                              runs=args.runs or 1)
     print_targets(timings, device)
+    return 0
+
+
+def _train_lora(args) -> int:
+    from backend.training.lora_training import LoraTrainingSettings, train_lora
+
+    if args.log_every < 1:
+        raise PromptFaceError(f"--log-every must be at least 1, not {args.log_every}")
+    names = ("rank", "epochs", "learning_rate", "batch_size", "gradient_accumulation", "mixed_precision",
+             "resolution", "seed", "validation_fraction", "masked_weight", "lpips_weights", "lpips_weight",
+             "keep_checkpoints", "device")
+    given = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    if args.angles:
+        given["angles"] = tuple(args.angles)
+    settings = LoraTrainingSettings(model=args.model, data=args.data, out=args.out, resume=args.resume, **given)
+
+    def progress(epoch: int, step: int, loss: float | None, message: str) -> None:
+        if message:
+            print(message, file=sys.stderr, flush=True)
+        elif step % args.log_every == 0:
+            print(f"epoch {epoch} step {step}: loss {loss:.5f}", file=sys.stderr, flush=True)
+
+    result = train_lora(settings, progress)
+    best = next(record for record in result.history if record.epoch == result.best_epoch)
+    validation = "-" if best.validation_loss is None else f"{best.validation_loss:.5f}"
+    print(f"adapter: {result.adapter}\nsummary: {result.summary}\n"
+          f"best epoch: {result.best_epoch} (validation loss {validation})")
     return 0
 
 

@@ -217,3 +217,40 @@ def test_the_pipeline_runs_end_to_end_with_the_diffedit_editor(model_folder, ast
     assert all(entry["metrics"]["landmarks_source"] == "detected" for entry in edited)
     for entry in edited:
         assert (path / "diagnostics" / f"{entry['name']}.diffedit_mask.png").is_file()
+
+
+def test_attention_slicing_changes_memory_not_results(model_folder, photo):
+    plain = DiffEditEditor.from_pretrained(tiny_settings(model_folder)).edit(photo, ["happy"])[0]
+    sliced = DiffEditEditor.from_pretrained(tiny_settings(model_folder, attention_slicing=True, vae_tiling=True)
+                                            ).edit(photo, ["happy"])[0]
+    np.testing.assert_array_equal(plain.mask, sliced.mask)
+    assert np.abs(plain.image.astype(int) - sliced.image.astype(int)).max() <= IMAGE_ATOL
+
+
+def test_a_server_configured_with_diffedit_lists_it_and_runs_its_jobs(model_folder, astronaut_png, tmp_path):
+    """The service as `serve --diffedit-model` builds it (the tiny model stands in for Stable Diffusion)."""
+    import time
+
+    from addon.core.expression_set import read_expression_set
+    from addon.core.protocol import JobRequest
+    from backend.pipeline import Engines
+    from backend.service import Service, ServiceSettings
+
+    settings = tiny_settings(model_folder, resolution=128)
+    service = Service(ServiceSettings(data_dir=tmp_path), engines_factory=lambda: Engines.load(diffedit=settings))
+    service.start()
+    try:
+        subject = service.create_subject(astronaut_png, "astronaut.png")  # returns once the engines are loaded
+        listed = {engine.name: engine for engine in service.engines().engines}
+        assert listed["diffedit"].available and listed["warp"].available
+        job = service.create_job(JobRequest(subject_id=subject.subject_id, prompts=["happy", "sad"],
+                                            editor="diffedit"))
+        deadline = time.monotonic() + 120
+        while (status := service.job_status(job.job_id)).status in ("queued", "running"):
+            assert time.monotonic() < deadline, status
+            time.sleep(0.05)
+        assert status.status == "succeeded", status.error
+        manifest = read_expression_set(service.set_zip_path(job.job_id)).manifest
+        assert manifest["engines"]["editor"]["name"] == "diffedit"
+    finally:
+        service.stop()

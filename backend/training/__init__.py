@@ -1,0 +1,1 @@
+"""Training commands of the compute side: LoRA adapters for the DiffEdit editor."""
