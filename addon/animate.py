@@ -18,7 +18,7 @@ from .core.expression_set import read_expression_set
 from .core.prompt_grammar import expression_name, parse_prompt
 from .core.schedule import parse_schedule
 from .scene.build import build_face
-from .scene.face_object import face_prompts
+from .scene.face_object import SET_PATH_PROPERTY, face_prompts
 from .scene.fbx_export import export_fbx
 from .render_frames import configure_cycles, render_frames
 from .scene.preview import encode_video, frame_face, preview_frames, render_contact_sheet
@@ -116,6 +116,8 @@ def animate(request: AnimateRequest, progress: Progress | None = None) -> Animat
         apply_schedule(face, schedule, fps=request.fps, expressions=face_prompts(face))
         frame_face(scene, face)
         configure_cycles(scene, request.preview_size, request.preview_samples)
+        # The set moves with the folder, so the face records it relative to the .blend (Blender's // prefix).
+        face[SET_PATH_PROPERTY] = "//expressions"
         blend_path = work / "face.blend"
         bpy.ops.wm.save_as_mainfile(filepath=str(blend_path), relative_remap=True, compress=True)
         seconds["scene"] = time.perf_counter() - start

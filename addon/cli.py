@@ -1,4 +1,4 @@
-"""`promptface`: the client-side commands. `animate` and `render` use Blender as a module (bpy);
+"""`promptface`: the client-side commands. `animate`, `render` and `export-unity` use Blender as a module (bpy);
 `inspect` needs only numpy. The backend is reached through a transport, never imported."""
 import argparse
 import json
@@ -35,6 +35,15 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("--size", type=int, default=512)
     render.add_argument("--samples", type=int, default=16)
     render.set_defaults(run=_render)
+
+    unity = commands.add_parser("export-unity", help="a saved PromptFace scene → FBX, textures and sidecar for the "
+                                                     "PromptFace Unity package")
+    unity.add_argument("blend", type=Path, help="the .blend file (e.g. shot/face.blend from `promptface animate`)")
+    unity.add_argument("--out", required=True, type=Path, help="output folder (created if missing; files in it "
+                                                              "are replaced)")
+    unity.add_argument("--face", help="the face object's name, when the scene has several")
+    unity.add_argument("--fbx-name", default="face.fbx", help="the FBX file's name (default face.fbx)")
+    unity.set_defaults(run=_export_unity)
 
     bench = commands.add_parser("bench", help="client-side benchmarks (print ratios; never pass/fail)")
     bench.add_argument("target", choices=("scene", "disk", "animate", "transports", "all"))
@@ -94,6 +103,17 @@ def _render(args) -> int:
     written = render_blend_file(args.blend, args.out, frames=args.frames, size=args.size, samples=args.samples,
                                 progress=_print_progress)
     print(f"rendered {len(written)} frames to {args.out}")
+    return 0
+
+
+def _export_unity(args) -> int:
+    from .scene.unity_export import export_blend_for_unity
+
+    result = export_blend_for_unity(args.blend, args.out, face_name=args.face, fbx_name=args.fbx_name)
+    print(f"wrote {args.out}:")
+    for kind, path in (("fbx", result.fbx), ("sidecar", result.sidecar), ("textures", result.texture_dir)):
+        print(f"  {kind:<9} {path}")
+    print(f"  blendshapes with textures: {', '.join(result.expressions) or 'none'}")
     return 0
 
 

@@ -13,6 +13,7 @@ from .scene.build import build_face
 from .scene.fbx_export import export_fbx
 from .scene.face_object import SET_PATH_PROPERTY, face_prompts
 from .scene.timeline import apply_schedule, timeline_end_frame
+from .scene.unity_export import export_unity
 
 
 def _active_face(context) -> bpy.types.Object:
@@ -83,4 +84,28 @@ class PROMPTFACE_OT_export_fbx(bpy.types.Operator, ExportHelper):
         return {"FINISHED"}
 
 
-classes = (PROMPTFACE_OT_import_expression_set, PROMPTFACE_OT_apply_schedule, PROMPTFACE_OT_export_fbx)
+class PROMPTFACE_OT_export_unity(bpy.types.Operator):
+    """Export the active face for the PromptFace Unity package: FBX, textures and sidecar in one folder"""
+    bl_idname = "promptface.export_unity"
+    bl_label = "Export for Unity"
+    directory: bpy.props.StringProperty(name="Folder", subtype="DIR_PATH")
+    filter_folder: bpy.props.BoolProperty(default=True, options={"HIDDEN"})
+
+    def invoke(self, context, event):
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context):
+        try:
+            if not self.directory:
+                raise PromptFaceError("choose a folder to export into")
+            result = export_unity(_active_face(context), bpy.path.abspath(self.directory))
+        except (PromptFaceError, ValueError) as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"PromptFace: wrote {result.fbx} and {result.sidecar.name}")
+        return {"FINISHED"}
+
+
+classes = (PROMPTFACE_OT_import_expression_set, PROMPTFACE_OT_apply_schedule, PROMPTFACE_OT_export_fbx,
+           PROMPTFACE_OT_export_unity)

@@ -91,16 +91,23 @@ def render_blend_file(blend: Path, out_dir: Path, frames: str | None = None, siz
                       progress=None) -> list[Path]:
     """Open a saved PromptFace scene and render it."""
     from .core.errors import PromptFaceError  # only when run as part of the package
-    if not Path(blend).is_file():
-        raise PromptFaceError(f"'{blend}' does not exist or is not a file")
-    try:
-        bpy.ops.wm.open_mainfile(filepath=str(blend))
-    except RuntimeError as error:
-        raise PromptFaceError(f"'{blend}' could not be opened by Blender: {error}") from error
+    open_blend_file(blend)
     try:
         return render_open_file(out_dir, frames, size, samples, progress)
     except ValueError as error:
         raise PromptFaceError(str(error)) from error
+
+
+def open_blend_file(blend: Path) -> None:
+    """Open a .blend file, raising PromptFaceError when it is missing or Blender cannot read it."""
+    from .core.errors import PromptFaceError  # only when run as part of the package
+    if not Path(blend).is_file():
+        raise PromptFaceError(f"'{blend}' does not exist or is not a file")
+    try:
+        # Absolute: Blender resolves a relative path against $PWD, which need not be the working directory.
+        bpy.ops.wm.open_mainfile(filepath=str(Path(blend).resolve()))
+    except RuntimeError as error:
+        raise PromptFaceError(f"'{blend}' could not be opened by Blender: {error}") from error
 
 
 def _arguments_after_double_dash(argv: list[str]) -> list[str]:

@@ -12,11 +12,13 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
 
 import bpy
 
+from ..core.coordinates import UNITY_FBX_AXES
 from ..core.errors import PromptFaceError
 from ..core.expression_set import BASE_TEXTURE_FILE, ExpressionSet, expression_file_names, read_expression_set
 from ..scene.face_object import SET_PATH_PROPERTY, expression_keys
@@ -28,7 +30,8 @@ TEXTURE_FOLDER = "textures"
 
 
 def unity_fbx_options() -> dict:
-    """The io_scene_fbx settings for Unity: Blender Z-up metres become Unity's Y-up, -Z forward, scale 1.
+    """The io_scene_fbx settings for Unity: Blender Z-up metres become Unity's Y-up, scale 1 (UNITY_FBX_AXES, the
+    file half of addon.core.coordinates.blender_to_unity).
 
     Every frame from scene.frame_start to frame_end is baked (simplify 0) from the face's current action, keys
     forced on the first and last frame. Modifiers are not applied, because an evaluated mesh loses its shape keys.
@@ -42,8 +45,7 @@ def unity_fbx_options() -> dict:
         mesh_smooth_type='FACE', add_leaf_bones=False,
         bake_anim=True, bake_anim_use_nla_strips=False, bake_anim_use_all_actions=False,
         bake_anim_force_startend_keying=True, bake_anim_simplify_factor=0.0,
-        axis_forward='-Z', axis_up='Y', apply_scale_options='FBX_SCALE_ALL',
-        path_mode='COPY', embed_textures=False,
+        path_mode='COPY', embed_textures=False, **UNITY_FBX_AXES,
     )
 
 
@@ -62,7 +64,7 @@ def export_fbx(face: bpy.types.Object, path: str | PathLike, texture_dir: str | 
     texture_dir = path.parent / TEXTURE_FOLDER if texture_dir is None else Path(texture_dir)
     owned_set = expression_set is None
     if owned_set:
-        expression_set = _recorded_expression_set(face)
+        expression_set = recorded_expression_set(face)
     try:
         textures = _texture_files(expression_set, [key.name for key in expression_keys(face)])
         # 2. Textures first, so that a finished FBX always has its textures.
@@ -108,23 +110,30 @@ def check_exportable(face: bpy.types.Object, path: Path) -> None:
         raise PromptFaceError(f"Cannot export to {path}: it is a folder")
 
 
-def _recorded_expression_set(face: bpy.types.Object) -> ExpressionSet:
+def recorded_expression_set(face: bpy.types.Object) -> ExpressionSet:
+    """The expression set the face records it was built from; a path starting with // is relative to the .blend."""
     root = face.get(SET_PATH_PROPERTY)
     if not root:
         raise PromptFaceError(f"Cannot export the textures of '{face.name}': it does not record the expression set "
                               f"it was built from (custom property '{SET_PATH_PROPERTY}'); pass the set explicitly")
-    return read_expression_set(root)
+    return read_expression_set(bpy.path.abspath(root))
+
+
+def textured_keys(expression_set: ExpressionSet, key_names: list[str]) -> list[str]:
+    """The shape keys, in order, that are expressions of the set, so have a texture and a mask to export."""
+    known = set(expression_set.names())
+    return [name for name in key_names if name in known]
 
 
 def _texture_files(expression_set: ExpressionSet, key_names: list[str]) -> dict[str, Path]:
     """File name in the texture folder -> source PNG: the base texture, then texture and mask per shape key."""
     files = {BASE_TEXTURE_FILE: expression_set.base_texture_path}
-    known = set(expression_set.names())
+    textured = textured_keys(expression_set, key_names)
     for name in key_names:
-        if name not in known:
+        if name not in textured:
             log.warning("Shape key '%s' is not an expression of %s; it is exported without texture or mask",
                         name, expression_set.root)
-            continue
+    for name in textured:
         expression = expression_set.expression(name)
         names = expression_file_names(name)
         files[names["texture"]] = expression.texture_path
@@ -133,9 +142,15 @@ def _texture_files(expression_set: ExpressionSet, key_names: list[str]) -> dict[
 
 
 def _copy_atomically(source: Path, destination: Path) -> None:
+    replace_atomically(destination, lambda partial: shutil.copyfile(source, partial))
+
+
+def replace_atomically(destination: Path, write: Callable[[Path], object]) -> None:
+    """`write` fills a hidden file beside `destination`, which is then renamed into place: readers see the old file
+    or the new one, never half of one."""
     partial = destination.with_name(f".{destination.name}.partial-{uuid.uuid4().hex[:8]}")
     try:
-        shutil.copyfile(source, partial)
+        write(partial)
         os.replace(partial, destination)
     finally:
         partial.unlink(missing_ok=True)

@@ -66,7 +66,9 @@ class PROMPTFACE_PT_main(bpy.types.Panel):
         column.prop(state, "fps")
         operator = column.operator("promptface.apply_schedule", icon="TIME")
         operator.schedule, operator.fps = state.schedule, state.fps
-        column.operator("promptface.export_fbx", icon="EXPORT")
+        row = column.row(align=True)
+        row.operator("promptface.export_unity", icon="EXPORT")
+        row.operator("promptface.export_fbx", text="FBX Only")
 
 
 def _wrap(text: str, width: int) -> list[str]:

@@ -49,6 +49,8 @@ def read(path: str) -> dict:
             "blend_shape_max_normal_offset": {channel.name: max_normal_offset(channel) for channel in channels},
         })
     nodes = list(scene.nodes)
+    result["node_names"] = [node.name for node in nodes if not node.is_root]
+    result["num_bones"] = len(list(scene.bones))
     for node in nodes:
         if node.mesh is not None:
             matrix = node.geometry_to_world

@@ -1,0 +1,138 @@
+"""A face exported for Unity: one folder with the FBX, its textures and masks, and the sidecar that binds them.
+
+    DIR/face.fbx                 one mesh, blendshapes named as the expressions, baked DeformPercent curves
+    DIR/textures/*.png           base_texture.png, NAME.texture.png, NAME.mask.png
+    DIR/face.promptface.json     the sidecar (addon.core.unity_sidecar): blendshape → texture and mask, the
+                                 smoothstep edges of the face's texture blend, the timeline's fps and frames
+
+The FBX and textures come from addon.scene.fbx_export; the PromptFace Unity package (unity_export/ in the repository)
+recognises the folder by its sidecar. The sidecar is written last, so a folder with a sidecar is complete.
+"""
+import logging
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+
+import bpy
+
+from ..core.errors import PromptFaceError
+from ..core.expression_set import BASE_TEXTURE_FILE, ExpressionSet, expression_file_names
+from ..core.texture_blend import DEFAULT_EDGE_HIGH, DEFAULT_EDGE_LOW
+from ..core.unity_sidecar import (MAX_UNITY_EXPRESSIONS, SidecarExpression, SidecarTimeline, UnitySidecar,
+                                  sidecar_json, sidecar_name)
+from ..render_frames import open_blend_file
+from .face_object import SET_PATH_PROPERTY, expression_keys
+from .fbx_export import (TEXTURE_FOLDER, check_exportable, export_fbx, recorded_expression_set, replace_atomically,
+                         textured_keys)
+from .texture_blend_nodes import BLEND_NODE_NAME, EDGE_HIGH_SOCKET, EDGE_LOW_SOCKET
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FBX_NAME = "face.fbx"
+
+
+@dataclass
+class UnityExport:
+    """What export_unity wrote."""
+
+    fbx: Path
+    sidecar: Path
+    texture_dir: Path
+    expressions: list[str]
+    """The blendshapes that blend textures in Unity, in the shader's slot order."""
+
+
+def export_unity(face: bpy.types.Object, out_dir: str | PathLike, fbx_name: str = DEFAULT_FBX_NAME,
+                 expression_set: ExpressionSet | None = None) -> UnityExport:
+    """Write `face` for Unity into `out_dir` (created if missing): FBX, textures/, sidecar.
+
+    The set is `expression_set` or, when None, the one recorded on the face. Raises PromptFaceError before any file
+    is written when the face cannot be exported, has more expressions than the Unity shader blends, or its blend
+    edges are not increasing.
+    """
+    # 1. Check everything before writing anything but the folder.
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PromptFaceError(f"Cannot export for Unity into {out_dir}: it is a file, not a folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    check_exportable(face, out_dir / fbx_name)
+    sidecar_file = out_dir / sidecar_name(fbx_name)
+    owned_set = expression_set is None
+    if owned_set:
+        expression_set = recorded_expression_set(face)
+    try:
+        sidecar = unity_sidecar(face, expression_set, fbx_name)
+        text = sidecar_json(sidecar)
+        # 2. FBX and textures, then the sidecar that marks the folder complete.
+        fbx = export_fbx(face, out_dir / fbx_name, expression_set=expression_set)
+    finally:
+        if owned_set:
+            expression_set.close()
+    replace_atomically(sidecar_file, lambda partial: partial.write_text(text, encoding="utf-8"))
+    names = [expression.blendshape for expression in sidecar.expressions]
+    log.info("Exported %s for Unity: %s", out_dir, ", ".join(names) or "no textured expressions")
+    return UnityExport(fbx=fbx, sidecar=sidecar_file, texture_dir=out_dir / TEXTURE_FOLDER, expressions=names)
+
+
+def export_blend_for_unity(blend: str | PathLike, out_dir: str | PathLike, face_name: str | None = None,
+                           fbx_name: str = DEFAULT_FBX_NAME) -> UnityExport:
+    """Open a saved PromptFace scene and export its face (the one named `face_name` when there are several)."""
+    open_blend_file(Path(blend))
+    return export_unity(scene_face(bpy.context.scene, face_name), out_dir, fbx_name)
+
+
+def scene_face(scene: bpy.types.Scene, face_name: str | None = None) -> bpy.types.Object:
+    """The PromptFace face of the scene: the mesh that records its expression set (named `face_name` if given)."""
+    faces = [obj for obj in scene.objects if obj.type == "MESH" and SET_PATH_PROPERTY in obj]
+    names = ", ".join(sorted(face.name for face in faces)) or "none"
+    if face_name is not None:
+        chosen = [face for face in faces if face.name == face_name]
+        if not chosen:
+            raise PromptFaceError(f"the scene has no PromptFace face named '{face_name}' (faces: {names})")
+        return chosen[0]
+    if len(faces) != 1:
+        raise PromptFaceError(f"the scene has {len(faces)} PromptFace faces ({names}); choose one with --face NAME"
+                              if faces else "the scene has no PromptFace face (a mesh built from an expression set)")
+    return faces[0]
+
+
+def unity_sidecar(face: bpy.types.Object, expression_set: ExpressionSet, fbx_name: str) -> UnitySidecar:
+    """The sidecar for `face` exported as `fbx_name`: its textured expressions, blend edges and the scene's timeline."""
+    names = textured_keys(expression_set, [key.name for key in expression_keys(face)])
+    if len(names) > MAX_UNITY_EXPRESSIONS:
+        raise PromptFaceError(f"Cannot export '{face.name}' for Unity: the PromptFace Unity shader blends at most "
+                              f"{MAX_UNITY_EXPRESSIONS} expressions and the face has {len(names)}; remove shape keys "
+                              "or export the FBX alone")
+    edge_low, edge_high = blend_edges(face)
+    if not edge_low < edge_high:
+        raise PromptFaceError(f"Cannot export '{face.name}' for Unity: its texture blend's Edge Low ({edge_low:g}) "
+                              f"must be below its Edge High ({edge_high:g})")
+    prompts = {expression.name: expression.prompt for expression in expression_set.expressions}
+    expressions = [SidecarExpression(blendshape=name, texture=_texture_path(expression_file_names(name)["texture"]),
+                                     mask=_texture_path(expression_file_names(name)["mask"]), prompt=prompts[name])
+                   for name in names]
+    return UnitySidecar(fbx=fbx_name, base_texture=_texture_path(BASE_TEXTURE_FILE), expressions=expressions,
+                        timeline=scene_timeline(bpy.context.scene), edge_low=edge_low, edge_high=edge_high)
+
+
+def scene_timeline(scene: bpy.types.Scene) -> SidecarTimeline:
+    """The frames the FBX exporter bakes (the scene's range) and the scene's frame rate."""
+    fps = scene.render.fps / scene.render.fps_base
+    return SidecarTimeline(fps=int(fps) if fps.is_integer() else round(fps, 6), frame_start=scene.frame_start,
+                           frame_end=scene.frame_end)
+
+
+def blend_edges(face: bpy.types.Object) -> tuple[float, float]:
+    """The smoothstep edges set on the face's texture-blend node, or the defaults when it has none."""
+    for slot in face.material_slots:
+        tree = slot.material.node_tree if slot.material is not None else None
+        node = tree.nodes.get(BLEND_NODE_NAME) if tree is not None else None
+        if node is not None and EDGE_LOW_SOCKET in node.inputs and EDGE_HIGH_SOCKET in node.inputs:
+            # Blender stores them as float32; six decimals give back the value that was typed.
+            return (round(node.inputs[EDGE_LOW_SOCKET].default_value, 6),
+                    round(node.inputs[EDGE_HIGH_SOCKET].default_value, 6))
+    return DEFAULT_EDGE_LOW, DEFAULT_EDGE_HIGH
+
+
+def _texture_path(file_name: str) -> str:
+    return f"{TEXTURE_FOLDER}/{file_name}"

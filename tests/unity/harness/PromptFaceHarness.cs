@@ -1,0 +1,127 @@
+// Runs the package's own C# (compiled against the stubs in unity_api_stubs/) on inputs from the tests and prints
+// what it computed, one value per line, for tests/unity to compare with the numpy mirror and the schema.
+//
+//   weights     stdin: the mesh's blendshape names (comma-separated), their weights 0-100 (space-separated), the
+//               component's expression names (comma-separated); stdout: the 16 shader weights from the renderer's
+//               MaterialPropertyBlock, as the component leaves them after Apply().
+//   settings    stdout: "name=value" for every ModelImporter setting ApplyToModel makes, and the clip Clips makes
+//               for frames 1..73 of a take.
+//   textures    stdout: "kind name=value" for a colour texture and a mask after ApplyToTexture.
+//   sidecar     stdout: "Class.field=type" for every field JsonUtility would fill in PromptFaceSidecar.
+//   paths       stdout: the sidecar path of a few model paths and the major version of a few version strings.
+using System;
+using System.Globalization;
+using System.Reflection;
+using PromptFace;
+using PromptFace.Editor;
+using UnityEditor;
+using UnityEngine;
+
+public static class PromptFaceHarness
+{
+    public static int Main(string[] args)
+    {
+        switch (args.Length == 1 ? args[0] : "")
+        {
+            case "weights": Weights(); return 0;
+            case "settings": Settings(); return 0;
+            case "textures": Textures(); return 0;
+            case "sidecar": SidecarFields(typeof(PromptFaceSidecar), "PromptFaceSidecar"); return 0;
+            case "paths": Paths(); return 0;
+            default: Console.Error.WriteLine("usage: PromptFaceHarness.exe weights|settings|textures|sidecar|paths"); return 2;
+        }
+    }
+
+    static void Weights()
+    {
+        string[] meshNames = Split(Console.ReadLine(), ',');
+        string[] percents = Split(Console.ReadLine(), ' ');
+        string[] expressions = Split(Console.ReadLine(), ',');
+        var mesh = new Mesh { name = "PromptFace" };
+        var renderer = new GameObject().AddComponent<SkinnedMeshRenderer>();
+        renderer.sharedMesh = mesh;
+        for (int i = 0; i < meshNames.Length; i++)
+        {
+            mesh.AddBlendShapeFrame(meshNames[i], 100f, null, null, null);
+            renderer.SetBlendShapeWeight(i, float.Parse(percents[i], CultureInfo.InvariantCulture));
+        }
+        var blend = new GameObject().AddComponent<PromptFaceBlend>();
+        blend.Configure(renderer, expressions);
+        blend.Apply();
+        var block = new MaterialPropertyBlock();
+        renderer.GetPropertyBlock(block);
+        foreach (string property in PromptFaceBlend.WeightProperties)
+        {
+            Vector4 packed = block.GetVector(Shader.PropertyToID(property));
+            foreach (float weight in new[] { packed.x, packed.y, packed.z, packed.w })
+            {
+                Console.WriteLine(weight.ToString("R", CultureInfo.InvariantCulture));
+            }
+        }
+    }
+
+    static void Settings()
+    {
+        var importer = new ModelImporter();
+        PromptFaceImportSettings.ApplyToModel(importer);
+        PrintProperties("", importer, typeof(ModelImporter));
+        var sidecar = new PromptFaceSidecar { timeline = new PromptFaceSidecar.Timeline { fps = 30f, frame_start = 1, frame_end = 73 } };
+        var take = new ModelImporterClipAnimation { name = "Scene", takeName = "Scene", firstFrame = 0f, lastFrame = 80f };
+        ModelImporterClipAnimation[] clips = PromptFaceImportSettings.Clips(new[] { take }, sidecar, "face");
+        Console.WriteLine("clips=" + clips.Length);
+        PrintProperties("clip.", clips[0], typeof(ModelImporterClipAnimation));
+        Console.WriteLine("clips_without_take=" + PromptFaceImportSettings.Clips(new ModelImporterClipAnimation[0], sidecar, "face").Length);
+    }
+
+    static void Textures()
+    {
+        var colour = new TextureImporter();
+        PromptFaceImportSettings.ApplyToTexture(colour, false, true);
+        PrintProperties("texture ", colour, typeof(TextureImporter));
+        var mask = new TextureImporter();
+        PromptFaceImportSettings.ApplyToTexture(mask, true, true);
+        PrintProperties("mask ", mask, typeof(TextureImporter));
+    }
+
+    static void SidecarFields(Type type, string prefix)
+    {
+        foreach (FieldInfo field in type.GetFields(BindingFlags.Public | BindingFlags.Instance))
+        {
+            Type fieldType = field.FieldType.IsArray ? field.FieldType.GetElementType() : field.FieldType;
+            string suffix = field.FieldType.IsArray ? "[]" : "";
+            Console.WriteLine(prefix + "." + field.Name + "=" + fieldType.Name + suffix);
+            if (fieldType.IsClass && fieldType != typeof(string))
+            {
+                SidecarFields(fieldType, prefix + "." + field.Name);
+            }
+        }
+    }
+
+    static void Paths()
+    {
+        foreach (string model in new[] { "Assets/Faces/face.fbx", "Assets/a.b/Face.FBX", "face.fbx" })
+        {
+            Console.WriteLine(model + " -> " + PromptFaceSidecar.PathForModel(model));
+        }
+        foreach (string version in new[] { "1.0", "1.7", "2.0", "x", "" })
+        {
+            Console.WriteLine("major(" + version + ")=" + PromptFaceSidecar.MajorVersion(version));
+        }
+    }
+
+    static void PrintProperties(string prefix, object target, Type type)
+    {
+        foreach (PropertyInfo property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly))
+        {
+            object value = property.GetValue(target, null);
+            if (value == null || value is Array) continue;
+            string text = value is float ? ((float)value).ToString("R", CultureInfo.InvariantCulture) : value.ToString();
+            Console.WriteLine(prefix + property.Name + "=" + text);
+        }
+    }
+
+    static string[] Split(string line, char separator)
+    {
+        return string.IsNullOrEmpty(line) ? new string[0] : line.Split(separator);
+    }
+}

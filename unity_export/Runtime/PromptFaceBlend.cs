@@ -1,0 +1,149 @@
+using System;
+using System.Collections.Generic;
+using UnityEngine;
+
+namespace PromptFace
+{
+    /// <summary>
+    /// Feeds a PromptFace face's blendshape weights to its texture-blend shader, every frame.
+    /// </summary>
+    /// <remarks>
+    /// The SkinnedMeshRenderer's blendshape weights are the single source of truth: the imported animation clip (the
+    /// FBX's DeformPercent curves) drives them in Unity's 0-100 range, and this component hands them to the shader as
+    /// 0-1 weights, looked up by name in the order of the material's texture-array slices. It runs in LateUpdate, after
+    /// the Animator has written the frame's weights, and in edit mode, so scrubbing the Animation window updates the
+    /// texture too. The weights go through a MaterialPropertyBlock, so the shared material asset is never modified.
+    /// </remarks>
+    [ExecuteAlways]
+    [DisallowMultipleComponent]
+    [AddComponentMenu("PromptFace/PromptFace Blend")]
+    public sealed class PromptFaceBlend : MonoBehaviour
+    {
+        /// <summary>Expressions the shader blends: four float4 weight vectors.</summary>
+        public const int MaxExpressions = 16;
+
+        /// <summary>The shader properties holding weights 4i..4i+3.</summary>
+        public static readonly string[] WeightProperties =
+        {
+            "_ExpressionWeights0", "_ExpressionWeights1", "_ExpressionWeights2", "_ExpressionWeights3",
+        };
+
+        [Tooltip("The face's renderer, whose blendshapes drive the texture blend.")]
+        [SerializeField] SkinnedMeshRenderer faceRenderer;
+
+        [Tooltip("Blendshape names in the order of the material's texture-array slices (from the export's sidecar).")]
+        [SerializeField] string[] expressionNames = new string[0];
+
+        MaterialPropertyBlock properties;
+        Mesh indexedMesh;
+        int[] blendShapeIndices = new int[0];
+        readonly float[] weights = new float[MaxExpressions];
+        readonly Vector4[] packed = new Vector4[MaxExpressions / 4];
+        int[] weightPropertyIds;
+
+        public SkinnedMeshRenderer FaceRenderer { get { return faceRenderer; } }
+
+        public IList<string> ExpressionNames { get { return Array.AsReadOnly(expressionNames); } }
+
+        /// <summary>Bind the component to a renderer and the expressions of its material, in slice order.</summary>
+        public void Configure(SkinnedMeshRenderer renderer, string[] names)
+        {
+            if (names == null || names.Length > MaxExpressions)
+            {
+                throw new ArgumentException(string.Format(
+                    "PromptFace blends at most {0} expressions; got {1}", MaxExpressions,
+                    names == null ? "none" : names.Length.ToString()));
+            }
+            faceRenderer = renderer;
+            expressionNames = (string[])names.Clone();
+            indexedMesh = null;
+        }
+
+        void LateUpdate()
+        {
+            Apply();
+        }
+
+        void OnDisable()
+        {
+            if (faceRenderer != null)
+            {
+                faceRenderer.SetPropertyBlock(null);
+            }
+        }
+
+        /// <summary>Copy the renderer's current blendshape weights into the shader's weight vectors.</summary>
+        public void Apply()
+        {
+            if (faceRenderer == null || faceRenderer.sharedMesh == null)
+            {
+                return;
+            }
+            if (indexedMesh != faceRenderer.sharedMesh)
+            {
+                indexedMesh = faceRenderer.sharedMesh;
+                blendShapeIndices = BlendShapeIndices(indexedMesh, expressionNames, this);
+            }
+            ReadWeights(faceRenderer, blendShapeIndices, weights);
+            PackWeights(weights, packed);
+            if (properties == null)
+            {
+                properties = new MaterialPropertyBlock();
+            }
+            if (weightPropertyIds == null)
+            {
+                weightPropertyIds = Array.ConvertAll(WeightProperties, Shader.PropertyToID);
+            }
+            faceRenderer.GetPropertyBlock(properties);
+            for (int i = 0; i < packed.Length; i++)
+            {
+                properties.SetVector(weightPropertyIds[i], packed[i]);
+            }
+            faceRenderer.SetPropertyBlock(properties);
+        }
+
+        /// <summary>A blendshape weight (0-100, as the SkinnedMeshRenderer and the FBX's DeformPercent hold it) as the
+        /// shader's weight in [0, 1].</summary>
+        public static float ShaderWeight(float blendShapeWeight)
+        {
+            return Mathf.Clamp01(blendShapeWeight / 100f);
+        }
+
+        /// <summary>The mesh's blendshape index for each name, -1 (weight 0, with a warning) where it has none.</summary>
+        public static int[] BlendShapeIndices(Mesh mesh, string[] names, UnityEngine.Object context)
+        {
+            var indices = new int[names.Length];
+            for (int k = 0; k < names.Length; k++)
+            {
+                indices[k] = mesh.GetBlendShapeIndex(names[k]);
+                if (indices[k] < 0)
+                {
+                    Debug.LogWarning(string.Format(
+                        "PromptFace: mesh '{0}' has no blendshape '{1}'; its texture stays at rest", mesh.name,
+                        names[k]), context);
+                }
+            }
+            return indices;
+        }
+
+        /// <summary>weights[k] = the shader weight of blendshape indices[k]; 0 past the expressions or where missing.
+        /// </summary>
+        public static void ReadWeights(SkinnedMeshRenderer renderer, int[] indices, float[] weights)
+        {
+            for (int k = 0; k < weights.Length; k++)
+            {
+                bool present = k < indices.Length && indices[k] >= 0;
+                weights[k] = present ? ShaderWeight(renderer.GetBlendShapeWeight(indices[k])) : 0f;
+            }
+        }
+
+        /// <summary>Weights four to a vector: packed[i] = (w[4i], w[4i+1], w[4i+2], w[4i+3]).</summary>
+        public static void PackWeights(float[] weights, Vector4[] packed)
+        {
+            for (int i = 0; i < packed.Length; i++)
+            {
+                packed[i] = new Vector4(weights[4 * i], weights[4 * i + 1], weights[4 * i + 2], weights[4 * i + 3]);
+            }
+        }
+    }
+}
