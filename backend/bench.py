@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from backend.calibration import calibrate
-from backend.mouth_interior import paint_mouth_patch
 from backend.photo_io import decode_photo
 from backend.pipeline import (Engines, PipelineOptions, _edit_batch, _expression, calibrate_subject, check_prompts,
                               generate_expressions)
@@ -45,15 +44,13 @@ def bench_cpu(photo_bytes: bytes, photo_name: str, runs: int = 5) -> None:
     print(f"  calibration                      {calibration:8.3f} s   target {CALIBRATION_TARGET_S} s "
           f"({calibration / CALIBRATION_TARGET_S:.2f} of target)")
 
-    base_texture = paint_mouth_patch(subject.crop, subject.mouth_patch)
-    neutral_embedding = engines.embedder.embed(subject.crop)
+    calibrated = calibrate_subject(photo_bytes, photo_name, engines)
     for prompt in BENCH_PROMPTS:
         stage_times: dict[str, list[float]] = {}
         for _ in range(runs):
-            request, edit, timings = _edit_batch(subject, [("bench", prompt)], 1, engines.editor_for("warp"),
-                                                 engines)[1]
-            result = _expression(subject, base_texture, "bench", request, edit, timings, engines, neutral_embedding,
-                                 PipelineOptions())
+            request, edit, timings = _edit_batch(calibrated.subject, [("bench", prompt)], 1,
+                                                 engines.editor_for("warp"), engines)[1]
+            result = _expression(calibrated, "bench", request, edit, timings, engines, PipelineOptions())
             for stage, seconds in result.data.timings.items():
                 stage_times.setdefault(stage, []).append(seconds)
         medians = {stage: statistics.median(times) for stage, times in stage_times.items()}

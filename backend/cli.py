@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--json", action="store_true", help="print a JSON summary instead of a table")
     generate.add_argument("--quiet", action="store_true", help="no progress lines")
     _add_diffedit_arguments(generate)
+    _add_deca_argument(generate, for_serve=False)
     generate.set_defaults(run=_generate)
 
     serve = commands.add_parser("serve", help="run the backend: the HTTP API, or with --stdio JSON lines on "
@@ -62,13 +63,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-prompt-chars", type=int, default=200, help="characters per prompt (default 200)")
     serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     _add_diffedit_arguments(serve)
+    _add_deca_argument(serve, for_serve=True)
     serve.set_defaults(run=_serve)
 
     bench = commands.add_parser("bench", help="benchmarks (they print ratios and times, never pass/fail)")
-    bench.add_argument("target", choices=("cpu", "job", "diffedit"),
+    bench.add_argument("target", choices=("cpu", "job", "diffedit", "deca"),
                        help="cpu: per-stage times of the CPU engine; job: one whole job in this process (the "
                             "baseline of `promptface bench transports`); diffedit: the DiffEdit editor on the real "
-                            "SD 2.1-base architecture with random weights")
+                            "SD 2.1-base architecture with random weights; deca: the DECA reconstructor per image at "
+                            "real sizes with random weights (float32, and float16 too on CUDA)")
     bench.add_argument("--runs", type=int, default=None, help="runs per measurement, median reported "
                                                               "(default: 5 for cpu, 3 for job)")
     bench.add_argument("--sample", choices=SAMPLES, default="astronaut")
@@ -76,8 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--prompts", nargs="+", help="for job: the prompts (default: happy, "
                                                     "'AU1:0.8 AU2:0.8 AU26:0.6', '70%% happy + 30%% surprised')")
     bench.add_argument("--json", action="store_true", help="for job: print one JSON line instead of a table")
-    bench.add_argument("--device", default=None, help="for diffedit: cpu or cuda (default: cuda when available)")
-    bench.add_argument("--dtype", default=None, help="for diffedit: float16 or float32 (default: float16 on cuda)")
+    bench.add_argument("--device", default=None, help="for diffedit and deca: cpu or cuda (default: cuda when "
+                                                      "available)")
+    bench.add_argument("--dtype", default=None, help="for diffedit: float16 or float32 (default: float16 on cuda); "
+                                                     "for deca: one of them (default: both on cuda)")
     bench.add_argument("--resolution", type=int, default=None,
                        help="for diffedit: image side in px (default 512 on cuda, 64 on cpu)")
     bench.add_argument("--steps", type=int, nargs="+", default=[50, 25], help="for diffedit: DDIM steps (50 25)")
@@ -113,6 +118,14 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--log-every", type=int, default=10, help="print every Nth step's loss (default 10)")
     train.set_defaults(run=_train_lora)
     return parser
+
+
+def _add_deca_argument(parser: argparse.ArgumentParser, for_serve: bool) -> None:
+    parser.add_argument("--deca-folder", type=Path, metavar="FOLDER",
+                        help="the folder with DECA's and FLAME's files (deca_model.tar, generic_model.pkl, "
+                             "landmark_embedding.npy, head_template.obj, …; see the README)" +
+                             ("; giving it loads the deca reconstructor" if for_serve else
+                              "; needed by --reconstructor deca"))
 
 
 def _add_diffedit_arguments(parser: argparse.ArgumentParser) -> None:
@@ -175,8 +188,11 @@ def _generate(args) -> int:
                               skin_tone_strength=args.skin_tone_strength, enhance=not args.no_enhance,
                               diagnostics=args.diagnostics, write_expression_objs=args.objs)
     progress = None if args.quiet or args.json else _print_progress
+    if args.deca_folder is not None and args.reconstructor != "deca":
+        raise PromptFaceError("--deca-folder needs --reconstructor deca")
     engines = Engines.load(args.editor, args.reconstructor,
-                           diffedit=_diffedit_settings(args, wanted=args.editor == "diffedit"))
+                           diffedit=_diffedit_settings(args, wanted=args.editor == "diffedit"),
+                           deca_folder=args.deca_folder)
     path = generate(photo_bytes, photo_name, prompts, args.out, engines, options, progress=progress,
                     overwrite=args.overwrite)
     manifest = json.loads((path / "manifest.json").read_text())
@@ -230,9 +246,10 @@ def _serve(args) -> int:
     diffedit = _diffedit_settings(args, wanted=args.diffedit_model is not None)
 
     def engines_factory() -> Engines:
-        engines = Engines.load(diffedit=diffedit)
-        if diffedit is not None and "diffedit" in engines.unavailable:
-            logging.getLogger(__name__).error("the diffedit editor did not load: %s", engines.unavailable["diffedit"])
+        engines = Engines.load(diffedit=diffedit, deca_folder=args.deca_folder)
+        for name, configured in (("diffedit", diffedit), ("deca", args.deca_folder)):
+            if configured is not None and name in engines.unavailable:
+                logging.getLogger(__name__).error("%s did not load: %s", name, engines.unavailable[name])
         return engines
 
     if args.stdio:  # the JSON-lines transport owns stdout from here on
@@ -268,6 +285,8 @@ def _bench(args) -> int:
         return 0
     if args.target == "diffedit":
         return _bench_diffedit(args)
+    if args.target == "deca":
+        return _bench_deca(args)
     if args.photo is not None:
         if not args.photo.is_file():
             raise PromptFaceError(f"photo '{args.photo}' does not exist or is not a file")
@@ -292,6 +311,17 @@ def _bench_diffedit(args) -> int:
     timings = bench_diffedit(data.astronaut(), device, args.dtype, resolution, args.steps, args.batches,
                              runs=args.runs or 1)
     print_targets(timings, device)
+    return 0
+
+
+def _bench_deca(args) -> int:
+    import torch
+
+    from backend.deca.bench import bench_deca
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtypes = [args.dtype] if args.dtype else (["float32", "float16"] if device.startswith("cuda") else ["float32"])
+    for dtype in dtypes:
+        bench_deca(device, dtype, runs=args.runs or 5)
     return 0
 
 

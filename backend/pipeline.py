@@ -15,13 +15,13 @@ from addon.core.errors import PromptFaceError
 from addon.core.expression_set import ExpressionData, ExpressionSetBuilder
 from addon.core.prompt_grammar import expression_name, parse_prompt
 from backend.calibration import CROP_SIZE, Subject, calibrate
-from backend.mouth_interior import paint_mouth_patch
 from backend.editors.editing import EditedPhoto, EditRequest
 from backend.editors.warp import WarpEditor
 from backend.face_detection import FaceFinder, LandmarkDetector
 from backend.metrics import IdentityEmbedder, image_metrics
 from backend.photo_io import decode_photo
 from backend.reconstructors.landmarks import LandmarkReconstructor
+from backend.reconstructors.reconstruction import ReconstructionBase
 from backend.skin_tone import difference_heat_map, match_skin_tone
 from backend.text_to_action_units import TextEmotionModel, resolve_prompt
 from backend.texture_steps import change_mask, enhance_texture
@@ -31,11 +31,11 @@ if TYPE_CHECKING:
 
 MAX_PROMPTS = 32
 EDITORS = ("warp", "diffedit")
-RECONSTRUCTORS = ("landmarks",)
-# Planned engines that this build does not provide yet: named so the error says so, never a silent fallback.
-PLANNED_ENGINES = {"deca": "reconstructor"}
+RECONSTRUCTORS = ("landmarks", "deca")
 DIFFEDIT_NOT_CONFIGURED = ("the diffedit editor is not loaded here: it needs a Stable Diffusion model (a GPU is "
                            "advised); pass --diffedit-model FOLDER_OR_HUB_ID to `promptface-backend serve`")
+DECA_NOT_CONFIGURED = ("the deca reconstructor is not loaded here: it needs the DECA and FLAME files (licensed by "
+                       "their owners); pass --deca-folder FOLDER to `promptface-backend serve`")
 
 Progress = Callable[[float, str], None]
 
@@ -52,14 +52,10 @@ class PipelineOptions:
 
 
 def check_engines(editor: str, reconstructor: str) -> None:
-    """Refuse unknown or unavailable engines with the list of those that exist."""
-    for kind, name, available in (("editor", editor, EDITORS), ("reconstructor", reconstructor, RECONSTRUCTORS)):
-        if name in available:
-            continue
-        if PLANNED_ENGINES.get(name) == kind:
-            raise PromptFaceError(f"the {kind} '{name}' is not available in this build yet; use one of: "
-                                  f"{', '.join(available)}")
-        raise PromptFaceError(f"unknown {kind} '{name}'; choose one of: {', '.join(available)}")
+    """Refuse unknown engines with the list of those that exist."""
+    for kind, name, known in (("editor", editor, EDITORS), ("reconstructor", reconstructor, RECONSTRUCTORS)):
+        if name not in known:
+            raise PromptFaceError(f"unknown {kind} '{name}'; choose one of: {', '.join(known)}")
 
 
 @dataclass
@@ -69,40 +65,42 @@ class Engines:
     detector: LandmarkDetector
     embedder: IdentityEmbedder
     editors: dict                      # name → editor (backend/editors/editing.py says what an editor is)
-    reconstructor: LandmarkReconstructor
+    reconstructors: dict               # name → reconstructor (backend/reconstructors/reconstruction.py)
     load_seconds: dict[str, float] = field(default_factory=dict)
-    unavailable: dict[str, str] = field(default_factory=dict)  # editor name → why it is not loaded
+    unavailable: dict[str, str] = field(default_factory=dict)  # engine name → why it is not loaded
     _text_model: TextEmotionModel | None = None
 
     @classmethod
     def load(cls, editor: str = "warp", reconstructor: str = "landmarks",
-             diffedit: "DiffEditSettings | None" = None) -> "Engines":
-        """The face, identity and editor models. The diffedit editor loads only when its settings are given;
-        if it is the editor asked for, failing to load it is an error, otherwise the reason is kept."""
+             diffedit: "DiffEditSettings | None" = None, deca_folder: str | Path | None = None) -> "Engines":
+        """The face and identity models and the engines. diffedit and deca load only when configured (their
+        settings, their folder); failing to load the editor or reconstructor asked for is an error, otherwise the
+        reason is kept and reported."""
         check_engines(editor, reconstructor)
         if editor == "diffedit" and diffedit is None:
             raise PromptFaceError(DIFFEDIT_NOT_CONFIGURED)
-        seconds = {}
-        editors, unavailable = {"warp": WarpEditor()}, {"diffedit": DIFFEDIT_NOT_CONFIGURED}
-        if diffedit is not None:  # first: a missing model is reported before anything else loads
+        if reconstructor == "deca" and deca_folder is None:
+            raise PromptFaceError(DECA_NOT_CONFIGURED)
+        seconds, unavailable = {}, {"diffedit": DIFFEDIT_NOT_CONFIGURED, "deca": DECA_NOT_CONFIGURED}
+        # First the optional engines: missing files are reported before anything else loads.
+        editors, reconstructors = {"warp": WarpEditor()}, {}
+        if diffedit is not None:
             from backend.editors.diffedit import DiffEditEditor
-            start = time.perf_counter()
-            try:
-                editors["diffedit"] = DiffEditEditor.from_pretrained(diffedit)
-                del unavailable["diffedit"]
-            except PromptFaceError as error:
-                if editor == "diffedit":
-                    raise
-                unavailable["diffedit"] = str(error)
-            seconds["diffedit_model"] = time.perf_counter() - start
+            _load_optional("diffedit", lambda: DiffEditEditor.from_pretrained(diffedit), editors, unavailable,
+                           seconds, required=editor == "diffedit")
+        if deca_folder is not None:
+            from backend.reconstructors.deca import DecaPipelineReconstructor
+            _load_optional("deca", lambda: DecaPipelineReconstructor.from_folder(deca_folder), reconstructors,
+                           unavailable, seconds, required=reconstructor == "deca")
         start = time.perf_counter()
         finder, detector = FaceFinder(), LandmarkDetector()
         seconds["face_models"] = time.perf_counter() - start
         start = time.perf_counter()
         embedder = IdentityEmbedder()
         seconds["identity_model"] = time.perf_counter() - start
+        reconstructors["landmarks"] = LandmarkReconstructor(detector)
         return cls(finder=finder, detector=detector, embedder=embedder, editors=editors,
-                   reconstructor=LandmarkReconstructor(detector), load_seconds=seconds, unavailable=unavailable)
+                   reconstructors=reconstructors, load_seconds=seconds, unavailable=unavailable)
 
     def editor_for(self, name: str):
         """The loaded editor called name; an error saying why when it is not loaded."""
@@ -111,6 +109,13 @@ class Engines:
             raise PromptFaceError(self.unavailable.get(name, f"the editor '{name}' is not loaded"))
         return self.editors[name]
 
+    def reconstructor_for(self, name: str):
+        """The loaded reconstructor called name; an error saying why when it is not loaded."""
+        check_engines("warp", name)
+        if name not in self.reconstructors:
+            raise PromptFaceError(self.unavailable.get(name, f"the reconstructor '{name}' is not loaded"))
+        return self.reconstructors[name]
+
     def text_model(self) -> TextEmotionModel:
         """The sentence model, loaded on first use (only free-text prompts need it)."""
         if self._text_model is None:
@@ -118,6 +123,20 @@ class Engines:
             self._text_model = TextEmotionModel()
             self.load_seconds["text_model"] = time.perf_counter() - start
         return self._text_model
+
+
+def _load_optional(name: str, load: Callable[[], object], loaded: dict, unavailable: dict[str, str],
+                   seconds: dict[str, float], required: bool) -> None:
+    """Load one optional engine into loaded[name]; its error is raised when required, else kept in unavailable."""
+    start = time.perf_counter()
+    try:
+        loaded[name] = load()
+        del unavailable[name]
+    except PromptFaceError as error:
+        if required:
+            raise
+        unavailable[name] = str(error)
+    seconds[f"{name}_model"] = time.perf_counter() - start
 
 
 @dataclass
@@ -153,7 +172,7 @@ class JobCancelled(PromptFaceError):
 class CalibratedSubject:
     """A subject calibrated once and reused for every later prompt (the identity is locked here)."""
     subject: Subject
-    base_texture: np.ndarray           # (S,S,3) uint8, the crop with the mouth patch painted
+    base: ReconstructionBase           # the reconstructor's base mesh and texture, shared by every expression
     neutral_embedding: np.ndarray | None
     neutral: GeneratedExpression
     calibration_seconds: float
@@ -165,14 +184,14 @@ def calibrate_subject(photo_bytes: bytes, photo_name: str, engines: Engines,
     start = time.perf_counter()
     photo = decode_photo(photo_bytes, source=photo_name)
     subject = calibrate(photo, photo_name, photo_bytes, engines.finder, engines.detector, options.crop_size)
+    base = engines.reconstructor_for(options.reconstructor).calibrate(subject)
     seconds = time.perf_counter() - start
-    base_texture = paint_mouth_patch(subject.crop, subject.mouth_patch)
     neutral_embedding = engines.embedder.embed(subject.crop)
     if neutral_embedding is None:
         subject.notes.append("the identity model found no face in the neutral crop; identity cosine not measured")
-    neutral = _neutral_expression(subject, base_texture, engines, neutral_embedding, options)
+    neutral = _neutral_expression(subject, base, engines, neutral_embedding, options)
     neutral.data.timings["calibration"] = round(seconds, 4)
-    return CalibratedSubject(subject=subject, base_texture=base_texture, neutral_embedding=neutral_embedding,
+    return CalibratedSubject(subject=subject, base=base, neutral_embedding=neutral_embedding,
                              neutral=neutral, calibration_seconds=seconds)
 
 
@@ -182,6 +201,7 @@ def generate(photo_bytes: bytes, photo_name: str, prompts: list[str], out_dir: s
     """Run the whole pipeline for one photo and write the expression set to out_dir (atomically)."""
     check_engines(options.editor, options.reconstructor)
     engines.editor_for(options.editor)
+    engines.reconstructor_for(options.reconstructor)
     check_prompts(prompts)
     _check_destination(Path(out_dir), overwrite)
     report = progress or (lambda fraction, message: None)
@@ -232,8 +252,7 @@ def generate_expressions(calibrated: CalibratedSubject, prompts: list[str], out_
                 edited.update(_edit_batch(calibrated.subject, work[index - 1:index - 1 + editor.batch_size], index,
                                           editor, engines))
             request, edit, timings = edited.pop(index)
-            result = _expression(calibrated.subject, calibrated.base_texture, name, request, edit, timings, engines,
-                                 calibrated.neutral_embedding, options)
+            result = _expression(calibrated, name, request, edit, timings, engines, options)
             results.append(result)
             builder.add(result.data)
             if on_expression:
@@ -254,13 +273,13 @@ def _check_destination(out_dir: Path, overwrite: bool) -> None:
         raise PromptFaceError(f"'{out_dir}' already exists; choose another --out or pass --overwrite")
 
 
-def _neutral_expression(subject: Subject, base_texture: np.ndarray, engines: Engines, neutral_embedding,
+def _neutral_expression(subject: Subject, base: ReconstructionBase, engines: Engines, neutral_embedding,
                         options: PipelineOptions) -> GeneratedExpression:
-    texture = enhance_texture(base_texture, subject.face_region) if options.enhance else base_texture
+    texture = enhance_texture(base.texture, base.texture_region) if options.enhance else base.texture
     metrics = image_metrics(engines.embedder, subject.crop, subject.crop, neutral_embedding)
     data = ExpressionData(
         name="neutral", prompt="neutral", full_prompt="the neutral photo, unedited",
-        vertices=subject.base_mesh.vertices, texture=texture,
+        vertices=base.mesh.vertices, texture=texture,
         mask=np.zeros(texture.shape[:2], np.uint8), edited=subject.crop, action_units={}, weights={},
         metrics={"identity_cosine": metrics.identity_cosine, "ssim": metrics.ssim, "psnr": metrics.psnr},
         warnings=list(subject.notes))
@@ -282,10 +301,10 @@ def _edit_batch(subject: Subject, work: list[tuple[str, str]], first_index: int,
             for offset, (request, edit, seconds) in enumerate(zip(requests, edits, prompt_seconds))}
 
 
-def _expression(subject: Subject, base_texture: np.ndarray, name: str, request: EditRequest, edit: EditedPhoto,
-                timings: dict[str, float], engines: Engines, neutral_embedding,
-                options: PipelineOptions) -> GeneratedExpression:
+def _expression(calibrated: CalibratedSubject, name: str, request: EditRequest, edit: EditedPhoto,
+                timings: dict[str, float], engines: Engines, options: PipelineOptions) -> GeneratedExpression:
     """Steps 6–9 for one edited photo."""
+    subject, base, neutral_embedding = calibrated.subject, calibrated.base, calibrated.neutral_embedding
     intent, timings = request.intent, dict(timings)
 
     def timed(stage, function, *args, **kwargs):
@@ -300,12 +319,13 @@ def _expression(subject: Subject, base_texture: np.ndarray, name: str, request: 
                  strength=options.skin_tone_strength)
     edited = skin.image
     # 7. Reconstruct with the identity locked, texture in the base UV layout.
-    reconstruction = timed("reconstruct", engines.reconstructor.reconstruct, subject, edited, source=f"'{name}'",
+    reconstructor = engines.reconstructor_for(options.reconstructor)
+    reconstruction = timed("reconstruct", reconstructor.reconstruct, subject, base, edited, source=f"'{name}'",
                            known_landmarks=edit.landmarks_px)
     # 8. Enhance, change mask.
     start = time.perf_counter()
-    mask = change_mask(reconstruction.texture, base_texture, subject.face_region)
-    texture = (enhance_texture(reconstruction.texture, subject.face_region) if options.enhance
+    mask = change_mask(reconstruction.texture, base.texture, base.texture_region)
+    texture = (enhance_texture(reconstruction.texture, base.texture_region) if options.enhance
                else reconstruction.texture)
     timings["texture"] = round(time.perf_counter() - start, 4)
     # 9. Metrics against the neutral photo (identity before and after skin-tone matching).
@@ -339,13 +359,13 @@ def set_header(calibrated: CalibratedSubject, options: PipelineOptions, loaded: 
     subject_record = {"size": list(subject.photo_size), "face_box": subject.face.box.as_list(),
                       "faces_found": subject.face.faces_found,
                       "crop_box": [round(v, 2) for v in subject.crop_box], "notes": subject.notes}
-    editor = loaded.editor_for(options.editor)
+    editor, reconstructor = loaded.editor_for(options.editor), loaded.reconstructor_for(options.reconstructor)
     engines = {"editor": {"name": editor.name, "version": editor.version, "settings": editor.settings()},
-               "reconstructor": {"name": loaded.reconstructor.name, "version": loaded.reconstructor.version,
-                                 "settings": loaded.reconstructor.settings()},
+               "reconstructor": {"name": reconstructor.name, "version": reconstructor.version,
+                                 "settings": reconstructor.settings()},
                "skin_tone": {"strength": options.skin_tone_strength}, "enhance": options.enhance}
     return {"subject": subject_record, "subject_photo": (photo_file, subject.photo_bytes), "engines": engines,
-            "base_mesh": subject.base_mesh, "base_texture": calibrated.neutral.data.texture,
+            "base_mesh": calibrated.base.mesh, "base_texture": calibrated.neutral.data.texture,
             "write_expression_objs": options.write_expression_objs}
 
 

@@ -37,7 +37,7 @@ from addon.core.protocol import (API_VERSION, ERROR_STATUS, EngineInfo, EngineLi
                                  ExpressionProgress, Health, JobInfo, JobRequest, SubjectInfo)
 from backend.errors import InputImageError
 from backend.job_store import JobRow, JobStore, SubjectRow, now
-from backend.pipeline import (EDITORS, PLANNED_ENGINES, RECONSTRUCTORS, CalibratedSubject, Engines, JobCancelled,
+from backend.pipeline import (EDITORS, RECONSTRUCTORS, CalibratedSubject, Engines, JobCancelled,
                               PipelineOptions, calibrate_subject, check_engines, check_prompts, expression_names,
                               generate_expressions)
 
@@ -171,9 +171,8 @@ class Service:
         not_loaded = self._engines.unavailable if self._engines is not None else {}
         listed = [EngineInfo(name, "editor", load_error is None and name not in not_loaded,
                              load_error or not_loaded.get(name)) for name in EDITORS]
-        listed += [EngineInfo(name, "reconstructor", load_error is None, load_error) for name in RECONSTRUCTORS]
-        listed += [EngineInfo(name, kind, False, f"the {kind} '{name}' is not available in this build yet")
-                   for name, kind in PLANNED_ENGINES.items()]
+        listed += [EngineInfo(name, "reconstructor", load_error is None and name not in not_loaded,
+                              load_error or not_loaded.get(name)) for name in RECONSTRUCTORS]
         return EngineList(engines=listed)
 
     def create_subject(self, photo_bytes: bytes, filename: str) -> SubjectInfo:
@@ -307,6 +306,7 @@ class Service:
             check_engines(request.editor, request.reconstructor)
             if self._engines is not None:
                 self._engines.editor_for(request.editor)
+                self._engines.reconstructor_for(request.reconstructor)
             check_prompts(prompts)
         except PromptFaceError as error:
             raise ServiceError("invalid", str(error)) from None
@@ -445,7 +445,7 @@ class Service:
                    options: PipelineOptions) -> CalibratedSubject:
         """Calibrate, or take the calibration from the cache (it depends on the subject and on the options that
         shape the neutral)."""
-        key = (subject_id, options.enhance, options.crop_size)
+        key = (subject_id, options.reconstructor, options.enhance, options.crop_size)
         if key in self._calibrated:
             self._calibrated.move_to_end(key)
             return self._calibrated[key]

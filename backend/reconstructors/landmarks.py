@@ -1,7 +1,5 @@
 """The `landmarks` reconstructor (CPU): MediaPipe landmarks of the edited photo, rigidly aligned to the neutral,
 expression deltas only → vertices in the base topology; the edited photo unwarped into the base UV layout."""
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
@@ -9,19 +7,11 @@ from backend.calibration import Subject
 from backend.mouth_interior import paint_mouth_patch
 from backend.face_detection import LandmarkDetector
 from backend.piecewise_warp import border_anchors, warp_piecewise_affine
+from backend.reconstructors.reconstruction import Reconstruction, ReconstructionBase
 from backend.rigid_alignment import fit_similarity
 
 NAME = "landmarks"
 VERSION = "1"
-
-
-@dataclass(frozen=True)
-class Reconstruction:
-    vertices: np.ndarray          # (V,3) float32 metres, base topology
-    texture: np.ndarray           # (T,T,3) uint8 in the base UV layout
-    landmarks_px: np.ndarray      # (468,3) landmarks found in the edited photo, its pixels
-    alignment_error: float        # RMS distance of the stable landmarks after alignment, in face widths
-    landmarks_source: str         # "detected" in the edited photo, or "editor" when the editor knew them
 
 
 class LandmarkReconstructor:
@@ -34,8 +24,13 @@ class LandmarkReconstructor:
     def settings(self) -> dict:
         return {}
 
-    def reconstruct(self, subject: Subject, edited: np.ndarray, source: str = "the edited photo",
-                    known_landmarks: np.ndarray | None = None) -> Reconstruction:
+    def calibrate(self, subject: Subject) -> ReconstructionBase:
+        """The base is calibration's own: FaceMesh's topology, the crop (mouth patch painted) as texture."""
+        return ReconstructionBase(mesh=subject.base_mesh, texture=paint_mouth_patch(subject.crop, subject.mouth_patch),
+                                  texture_region=subject.face_region)
+
+    def reconstruct(self, subject: Subject, base: ReconstructionBase, edited: np.ndarray,
+                    source: str = "the edited photo", known_landmarks: np.ndarray | None = None) -> Reconstruction:
         """Vertices and texture for an edited (S,S,3) crop of the subject.
 
         known_landmarks: (468,3) crop pixels when the editor knows exactly where it moved the landmarks
@@ -61,7 +56,7 @@ class LandmarkReconstructor:
         texture = unwarp_to_uv(edited, found[:, :2], subject.landmarks_px[:, :2],
                                fit_similarity(subject.landmarks_px[stable, :2], found[stable, :2]).apply)
         face_width_px = subject.frame.width / subject.crop_to_mesh.metres_per_px
-        return Reconstruction(vertices=vertices, texture=paint_mouth_patch(texture, subject.mouth_patch), landmarks_px=found,
+        return Reconstruction(vertices=vertices, texture=paint_mouth_patch(texture, subject.mouth_patch),
                               alignment_error=float(residual / face_width_px), landmarks_source=landmarks_source)
 
 

@@ -37,3 +37,11 @@ def astronaut_png(astronaut) -> bytes:
 def subject(astronaut, astronaut_png, face_finder, landmark_detector) -> Subject:
     """The astronaut calibrated as a subject (treat as read-only)."""
     return calibrate(astronaut, "astronaut.png", astronaut_png, face_finder, landmark_detector)
+
+
+@pytest.fixture(scope="session")
+def deca_folder(tmp_path_factory):
+    """A complete DECA folder with the released files' keys, shapes and formats and random values (the real files
+    are licensed by their owners and never here). About 290 MB, written once per session."""
+    from backend.deca.synthetic_assets import write_synthetic_deca_folder
+    return write_synthetic_deca_folder(tmp_path_factory.mktemp("deca"))

@@ -125,7 +125,7 @@ def test_health_and_engines_need_no_token(server):
     engines = {item["name"]: item for item in server.get("/v1/engines", token=None).json()["engines"]}
     assert engines["warp"]["available"] and engines["landmarks"]["available"]
     assert not engines["diffedit"]["available"] and "--diffedit-model" in engines["diffedit"]["reason"]
-    assert not engines["deca"]["available"]
+    assert not engines["deca"]["available"] and "--deca-folder" in engines["deca"]["reason"]
 
 
 @pytest.mark.parametrize("method, path", [("GET", "/v1/jobs/0123456789abcdef0123456789abcdef"),
@@ -286,7 +286,7 @@ def test_what_is_not_a_usable_photo_is_refused(server):
     ({"prompts": []}, 422, "1 to 16"),
     ({"prompts": ["AU99:0.5"]}, 422, "AU99"),
     ({"prompts": ["happy"], "editor": "diffedit"}, 422, "diffedit editor is not loaded"),
-    ({"prompts": ["happy"], "reconstructor": "deca"}, 422, "not available in this build"),
+    ({"prompts": ["happy"], "reconstructor": "deca"}, 422, "deca reconstructor is not loaded"),
     ({"prompts": ["happy"], "options": {"enhance": "yes"}}, 422, "true or false"),
     ({"prompts": ["happy"], "options": {"steps": 3}}, 422, "unknown option 'steps'"),
     ({"prompts": "happy"}, 400, "list of strings"),

@@ -126,7 +126,8 @@ def test_redetection_path_recovers_the_direction_of_motion(engines, expression_s
     """Editors that cannot say where landmarks went (DiffEdit) rely on detection in the edited photo."""
     import cv2
     edited = cv2.cvtColor(cv2.imread(str(expression_set.expression("surprised").edited_path)), cv2.COLOR_BGR2RGB)
-    reconstruction = engines.reconstructor.reconstruct(subject, edited)
+    reconstructor = engines.reconstructor_for("landmarks")
+    reconstruction = reconstructor.reconstruct(subject, reconstructor.calibrate(subject), edited)
     assert reconstruction.landmarks_source == "detected"
     moved = (reconstruction.vertices[:468] - subject.base_mesh.vertices[:468]) / FACE_WIDTH_M
     assert moved[CHIN, 1] < -0.02 and moved[BROWS, 1].mean() > 0.01
@@ -149,7 +150,7 @@ def test_bad_prompts_are_refused_before_any_work(engines, astronaut_png, tmp_pat
 def test_unavailable_engines_are_named(engines, astronaut_png, tmp_path):
     with pytest.raises(PromptFaceError, match="diffedit editor is not loaded.*--diffedit-model"):
         generate(astronaut_png, "a.png", ["happy"], tmp_path / "x", engines, PipelineOptions(editor="diffedit"))
-    with pytest.raises(PromptFaceError, match="deca.*not available in this build"):
+    with pytest.raises(PromptFaceError, match="deca reconstructor is not loaded.*--deca-folder"):
         generate(astronaut_png, "a.png", ["happy"], tmp_path / "x", engines, PipelineOptions(reconstructor="deca"))
     with pytest.raises(PromptFaceError, match="unknown reconstructor 'mesh'.*landmarks"):
         generate(astronaut_png, "a.png", ["happy"], tmp_path / "x", engines, PipelineOptions(reconstructor="mesh"))

@@ -1,0 +1,63 @@
+"""`generate --editor warp --reconstructor deca` on the sample photo, with a synthetic DECA folder.
+
+The synthetic networks have random weights (the real ones are licensed and cannot be here), so this checks the
+wiring and the identity lock, not how faithful the faces are.
+"""
+import numpy as np
+import pytest
+
+from addon.core.errors import PromptFaceError
+from addon.core.expression_set import read_expression_set
+from addon.core.png import read_png
+from backend.pipeline import Engines, PipelineOptions, calibrate_subject, generate_expressions
+
+
+@pytest.fixture(scope="module")
+def engines(deca_folder):
+    return Engines.load("warp", "deca", deca_folder=deca_folder)
+
+
+def test_the_pipeline_writes_a_flame_expression_set_with_the_identity_locked(engines, astronaut_png, tmp_path,
+                                                                             monkeypatch):
+    deca = engines.reconstructor_for("deca").deca
+    reconstructed = []
+    original = deca.reconstruct
+
+    def recording(identity, edited, landmarks_px=None):
+        reconstructed.append(original(identity, edited, landmarks_px))
+        return reconstructed[-1]
+
+    monkeypatch.setattr(deca, "reconstruct", recording)
+    options = PipelineOptions(reconstructor="deca")
+    calibrated = calibrate_subject(astronaut_png, "astronaut.png", engines, options)
+    prompts = ["calm", "happy", "AU26:1"]  # calm: no action units, so the neutral photo itself
+    path = generate_expressions(calibrated, prompts, tmp_path / "set", engines, options)
+
+    expression_set = read_expression_set(path)
+    base = expression_set.base_mesh
+    assert base.vertices.shape == (5023, 3) and base.faces.shape == (9976, 3) and base.uvs.shape == (5118, 2)
+    assert expression_set.manifest["engines"]["reconstructor"]["name"] == "deca"
+    assert read_png(expression_set.base_texture_path).shape == (256, 256, 3)
+    vertices = {expression.name: expression.vertices for expression in expression_set.expressions}
+    assert list(vertices) == ["neutral", "calm", "happy", "au26"]
+    np.testing.assert_allclose(vertices["neutral"], base.vertices, atol=1e-6)  # base.obj is text: 6 decimals
+    # The identity lock: each expression keeps the neutral's shape, albedo, camera, light and global pose; only the
+    # expression code and jaw come from the edited photo, and the set holds exactly those vertices.
+    identity = calibrated.base.state.codes
+    assert len(reconstructed) == 3
+    for name, result in zip(["calm", "happy", "au26"], reconstructed):
+        for code in ("shape", "tex", "cam", "light"):
+            assert getattr(result.codes, code).equal(getattr(identity, code)), (name, code)
+        assert result.codes.pose[:, :3].equal(identity.pose[:, :3])
+        np.testing.assert_array_equal(vertices[name], result.vertices)
+    # The neutral photo through the lock gives the neutral back; an opened jaw does not.
+    np.testing.assert_allclose(vertices["calm"], base.vertices, atol=1e-5)
+    assert np.abs(vertices["au26"] - base.vertices).max() > 1e-4
+
+
+def test_deca_without_its_files_names_each_one(tmp_path):
+    (tmp_path / "deca").mkdir()
+    with pytest.raises(PromptFaceError) as error:
+        Engines.load("warp", "deca", deca_folder=tmp_path / "deca")
+    for name in ("deca_model.tar", "generic_model.pkl", "head_template.obj"):
+        assert name in str(error.value)
