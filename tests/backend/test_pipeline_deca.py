@@ -61,3 +61,18 @@ def test_deca_without_its_files_names_each_one(tmp_path):
         Engines.load("warp", "deca", deca_folder=tmp_path / "deca")
     for name in ("deca_model.tar", "generic_model.pkl", "head_template.obj"):
         assert name in str(error.value)
+
+
+def test_generate_with_deca_from_the_command_line(deca_folder, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "set"
+    result = subprocess.run([sys.executable, "-m", "backend.cli", "generate", "--sample", "astronaut", "happy",
+                             "--editor", "warp", "--reconstructor", "deca", "--deca-folder", str(deca_folder),
+                             "--out", str(out), "--json"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert [entry["name"] for entry in summary["expressions"]] == ["neutral", "happy"]
+    assert read_expression_set(out).base_mesh.vertices.shape == (5023, 3)
