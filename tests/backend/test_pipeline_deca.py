@@ -64,14 +64,17 @@ def test_deca_without_its_files_names_each_one(tmp_path):
 
 
 def test_generate_with_deca_from_the_command_line(deca_folder, tmp_path):
+    """The folder comes from $PROMPTFACE_DECA_FOLDER, as for commands other tools start (animate, the panel)."""
     import json
+    import os
     import subprocess
     import sys
 
     out = tmp_path / "set"
     result = subprocess.run([sys.executable, "-m", "backend.cli", "generate", "--sample", "astronaut", "happy",
-                             "--editor", "warp", "--reconstructor", "deca", "--deca-folder", str(deca_folder),
-                             "--out", str(out), "--json"], capture_output=True, text=True, timeout=300)
+                             "--editor", "warp", "--reconstructor", "deca", "--out", str(out), "--json"],
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PROMPTFACE_DECA_FOLDER": str(deca_folder)})
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert [entry["name"] for entry in summary["expressions"]] == ["neutral", "happy"]
