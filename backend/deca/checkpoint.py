@@ -13,7 +13,8 @@ from torch import nn
 from addon.core.errors import PromptFaceError
 
 NETWORK_NAMES = ("E_flame", "E_detail", "D_detail")
-# The backbone sits under this attribute of the encoders; the MLP head under `layers`.
+# The backbone sits under this attribute of the encoders, the MLP head under `layers` (as DECA's ResnetEncoder names
+# them: checked by reading its encoders.py, no code taken).
 BACKBONE_PREFIX = "encoder."
 ENCODER_OUTPUTS = {"E_flame": 236, "E_detail": 128}
 _RESNET50_STAGES = ((64, 3), (128, 4), (256, 6), (512, 3))  # bottleneck width, blocks
