@@ -79,3 +79,21 @@ def test_generate_with_deca_from_the_command_line(deca_folder, tmp_path):
     summary = json.loads(result.stdout)
     assert [entry["name"] for entry in summary["expressions"]] == ["neutral", "happy"]
     assert read_expression_set(out).base_mesh.vertices.shape == (5023, 3)
+
+
+def test_diffedit_and_deca_together(deca_folder, astronaut_png, tmp_path):
+    """The thesis' GPU pipeline, both engines (tiny random SD, synthetic DECA): DiffEdit keeps the framing, so DECA
+    reads each edited photo through the neutral's crop."""
+    from backend.editors.diffedit import DiffEditSettings
+    from backend.editors.random_diffusion import build_tiny_model
+
+    model = build_tiny_model(tmp_path / "tiny_sd")
+    settings = DiffEditSettings(model=str(model), steps=4, resolution=128, maps_per_mask=3, device="cpu",
+                                dtype="float32")
+    engines = Engines.load("diffedit", "deca", diffedit=settings, deca_folder=deca_folder)
+    options = PipelineOptions(editor="diffedit", reconstructor="deca")
+    calibrated = calibrate_subject(astronaut_png, "astronaut.png", engines, options)
+    path = generate_expressions(calibrated, ["happy", "surprised"], tmp_path / "set", engines, options)
+    manifest = read_expression_set(path).manifest
+    assert (manifest["engines"]["editor"]["name"], manifest["engines"]["reconstructor"]["name"]) == ("diffedit", "deca")
+    assert [entry["metrics"]["landmarks_source"] for entry in manifest["expressions"][1:]] == ["neutral crop"] * 2
