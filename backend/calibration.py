@@ -1,6 +1,8 @@
-"""Subject calibration: one neutral photo → face crop, base mesh with UVs, base texture, AU basis.
+"""Subject calibration: one photo → face crop, its own expression read and removed, base mesh with UVs, base
+texture, AU basis.
 
-Done once per subject; every expression reuses it (the identity is locked here).
+Done once per subject; every expression reuses it (the identity is locked here). The set's neutral is the photo
+with its own expression taken out (geometry, and the crop warped with it); the photo as taken is kept beside it.
 """
 import hashlib
 from dataclasses import dataclass, field
@@ -13,6 +15,8 @@ from backend.action_units import (FACE_LEFT_SIDE, FACE_RIGHT_SIDE, INNER_BROW, O
                                    FaceFrame, build_action_unit_basis, face_frame)
 from backend.face_detection import FaceChoice, FaceFinder, LandmarkDetector, choose_face
 from backend.mouth_interior import MouthPatch, mouth_patch, patch_uvs
+from backend.photo_expression import PhotoExpression, read_and_remove_expression
+from backend.piecewise_warp import border_anchors, warp_piecewise_affine
 from backend.face_topology import (LANDMARK_COUNT, FaceTopology, backing_positions, face_normals_towards_camera,
                                    face_topology)
 
@@ -59,7 +63,15 @@ class Subject:
     face_region: np.ndarray                # (S,S) bool, inside the face oval in the crop
     skin_region: np.ndarray                # (S,S) bool, face oval minus eyes, brows and mouth
     mouth_patch: MouthPatch                # what the inner-mouth backing shows, painted into every texture
+    photo_expression: PhotoExpression      # the expression read from the photo as taken
+    photo_crop: np.ndarray                 # (S,S,3) uint8, the crop as photographed (= crop when not neutralised)
+    photo_landmarks_px: np.ndarray         # (468,3) its landmarks in crop pixels
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def neutralised(self) -> bool:
+        """Whether the crop is the photo with its own expression removed (not the photo as taken)."""
+        return self.photo_crop is not self.crop
 
     @property
     def sha256(self) -> str:
@@ -71,25 +83,36 @@ class Subject:
 
 
 def calibrate(photo: np.ndarray, photo_name: str, photo_bytes: bytes, finder: FaceFinder,
-              detector: LandmarkDetector, crop_size: int = CROP_SIZE) -> Subject:
-    """Calibrate a subject from its (H,W,3) uint8 neutral photo."""
+              detector: LandmarkDetector, crop_size: int = CROP_SIZE, neutralise: bool = True) -> Subject:
+    """Calibrate a subject from its (H,W,3) uint8 photo. neutralise=False keeps the photo's own expression in the
+    neutral (the photo as taken is the Basis)."""
     # 1. Find the face, then place a square crop from a first landmark pass.
     choice = choose_face(finder.find(photo), source=photo_name)
     rough_box = _square_around(choice.box.centre, 2.0 * max(choice.box.width, choice.box.height))
     rough_landmarks = detector.landmarks(crop_square(photo, rough_box, crop_size), source=photo_name)
     crop_box = _crop_from_landmarks(rough_landmarks, rough_box, crop_size)
     # 2. Landmarks on the final crop: the same framing the edited photos will have.
-    crop = crop_square(photo, crop_box, crop_size)
-    landmarks_px = detector.landmarks(crop, source=photo_name)
-    # 3. Mesh in metres, topology facing the camera, AU fields on the subject's own face.
-    crop_to_mesh = _crop_to_mesh(landmarks_px)
+    photo_crop = crop_square(photo, crop_box, crop_size)
+    photo_landmarks_px = detector.landmarks(photo_crop, source=photo_name)
+    crop_to_mesh = _crop_to_mesh(photo_landmarks_px)
+    # 3. The photo's own expression, read from its landmarks on its own AU fields, then removed.
+    photo_topology = face_topology()
+    expression, neutral_landmarks_m = read_and_remove_expression(crop_to_mesh.to_metres(photo_landmarks_px),
+                                                                 photo_topology.landmark_triangles)
+    crop, landmarks_px = photo_crop, photo_landmarks_px
+    if neutralise and expression.action_units:
+        landmarks_px = crop_to_mesh.to_pixels(neutral_landmarks_m)
+        crop = close_lips(warp_crop(photo_crop, photo_landmarks_px, landmarks_px), landmarks_px,
+                          landmarks_px[photo_topology.mouth_loop, :2])
+    # 4. Mesh in metres, topology facing the camera, AU fields on the subject's own (neutral) face.
     landmarks_m = crop_to_mesh.to_metres(landmarks_px)
-    topology = face_normals_towards_camera(face_topology(), landmarks_m)
+    topology = face_normals_towards_camera(photo_topology, landmarks_m)
     frame = face_frame(landmarks_m)
     basis = build_action_unit_basis(landmarks_m, topology.landmark_triangles)
     mobility = basis.mobility()
     vertices = backing_positions(topology, landmarks_m, frame.axes[2]).astype(np.float32)
-    patch = mouth_patch(crop, landmarks_px[topology.mouth_loop, :2])
+    # The mouth backing shows the photo's own mouth interior (its teeth, when the photo shows them).
+    patch = mouth_patch(photo_crop, photo_landmarks_px[topology.mouth_loop, :2])
     uvs, face_uvs = base_uvs(topology, landmarks_px, crop_size, patch)
     base_mesh = Mesh(vertices=vertices, faces=topology.triangles, uvs=uvs, face_uvs=face_uvs)
     face_region, skin_region = face_regions(topology, landmarks_px, crop_size)
@@ -98,7 +121,41 @@ def calibrate(photo: np.ndarray, photo_name: str, photo_bytes: bytes, finder: Fa
                    face=choice, crop_box=crop_box, crop=crop, landmarks_px=landmarks_px, crop_to_mesh=crop_to_mesh,
                    topology=topology, frame=frame, base_mesh=base_mesh, action_units=basis,
                    stable_landmarks=np.flatnonzero(mobility < STABLE_MOBILITY), mobility=mobility,
-                   face_region=face_region, skin_region=skin_region, mouth_patch=patch, notes=notes)
+                   face_region=face_region, skin_region=skin_region, mouth_patch=patch, photo_expression=expression,
+                   photo_crop=photo_crop, photo_landmarks_px=photo_landmarks_px, notes=notes)
+
+
+# The outer lip line, in boundary order (MediaPipe FaceMesh indices).
+OUTER_LIPS = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
+# Inside the lips, pixels this much lighter (teeth) or darker (mouth cavity) than the lips' median are not lip.
+NOT_LIP_LIGHTER, NOT_LIP_DARKER = 14.0, 30.0
+
+
+def close_lips(crop: np.ndarray, landmarks_px: np.ndarray, inner_lips_px: np.ndarray) -> np.ndarray:
+    """The crop with what still shows between the lips (teeth and cavity that the warp squeezed together) filled
+    from the lips around it, and a faint seam where the (L,2) inner lips meet: a closed mouth."""
+    size = crop.shape[0]
+    lips = polygon_mask(landmarks_px[list(OUTER_LIPS), :2], size)
+    lightness = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) * (100.0 / 255.0)
+    median = float(np.median(lightness[lips])) if lips.any() else 0.0
+    not_lip = lips & ((lightness > median + NOT_LIP_LIGHTER) | (lightness < median - NOT_LIP_DARKER))
+    not_lip |= polygon_mask(inner_lips_px, size)
+    if not not_lip.any():
+        return crop
+    fill = cv2.dilate(not_lip.astype(np.uint8), np.ones((3, 3), np.uint8)) & lips.astype(np.uint8)
+    filled = cv2.inpaint(crop, fill, 3, cv2.INPAINT_TELEA)
+    seam = np.zeros((size, size), np.float32)
+    cv2.polylines(seam, [np.round(inner_lips_px * 16).astype(np.int32)], True, 1.0, lineType=cv2.LINE_AA, shift=4)
+    shade = 1.0 - 0.3 * cv2.GaussianBlur(seam, (0, 0), 0.8)[..., None]
+    return np.clip(np.rint(filled * shade), 0, 255).astype(np.uint8)
+
+
+def warp_crop(crop: np.ndarray, from_px: np.ndarray, to_px: np.ndarray) -> np.ndarray:
+    """The (S,S,3) crop warped so that its (468,≥2) landmarks from_px land on to_px; the border stays put."""
+    size = crop.shape[0]
+    anchors = border_anchors(size, size)
+    return warp_piecewise_affine(crop, np.concatenate([from_px[:, :2], anchors]),
+                                 np.concatenate([to_px[:, :2], anchors]), (size, size))
 
 
 def crop_square(photo: np.ndarray, box: tuple[float, float, float], size: int) -> np.ndarray:

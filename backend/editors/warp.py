@@ -2,10 +2,9 @@
 import cv2
 import numpy as np
 
-from backend.calibration import Subject, polygon_mask
+from backend.calibration import Subject, polygon_mask, warp_crop
 from backend.editors.editing import EditedPhoto, EditRequest
 from backend.mouth_interior import MOUTH_COLOUR
-from backend.piecewise_warp import border_anchors, warp_piecewise_affine
 
 NAME = "warp"
 VERSION = "1"
@@ -27,11 +26,7 @@ class WarpEditor:
         displacement_m = subject.action_units.displacement(action_units)
         neutral_px = subject.landmarks_px
         moved_px = subject.crop_to_mesh.to_pixels(subject.crop_to_mesh.to_metres(neutral_px) + displacement_m)
-        size = subject.crop.shape[0]
-        anchors = border_anchors(size, size)
-        source = np.concatenate([neutral_px[:, :2], anchors])
-        target = np.concatenate([moved_px[:, :2], anchors])
-        warped = warp_piecewise_affine(subject.crop, source, target, (size, size))
+        warped = warp_crop(subject.crop, neutral_px, moved_px)
         mouth = subject.topology.mouth_loop
         image = fill_opened_mouth(warped, neutral_px[mouth, :2], moved_px[mouth, :2])
         # The landmarks are exact: the warp put them there.

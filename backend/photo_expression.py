@@ -1,0 +1,145 @@
+"""Step 3 of calibration: read the photo's own expression from its landmarks, and remove it.
+
+A photo is one face at one moment: its landmarks mix who the person is (identity) with what they do (expression).
+Identity is told apart from expression by measures that a neutral face keeps within a narrow band whoever it
+belongs to — how far the lips part, how high the mouth corners sit against the lip line, how wide the mouth is,
+how high the brows are above the eyes, how open the eyes are — each in face widths. A measure outside its
+neutral band is expression (all of its distance to the band's centre); inside, it is identity and left alone. The action units that explain the measures'
+excess are fitted on the subject's own action-unit fields (non-negative, lightly regularised), so removing
+them (the fields with the fitted intensities, subtracted) gives the neutral landmarks.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import nnls
+
+from backend.action_units import ActionUnitBasis, FaceFrame, build_action_unit_basis, face_frame
+
+# Action units a single photo can show and this estimate reads (the rest stay at 0).
+ESTIMATED_ACTION_UNITS = ("AU1", "AU2", "AU4", "AU5", "AU6", "AU7", "AU10", "AU12", "AU15", "AU20", "AU23",
+                          "AU25", "AU26", "AU43")
+# Intensities below this are reported as 0: within what identity alone produces.
+MIN_REPORTED_INTENSITY = 0.1
+# A photo's expression may exceed what a prompt asks for (a laugh): its removal goes this far.
+MAX_REMOVED_INTENSITY = 2.5
+# Read-and-remove passes (see read_and_remove_expression).
+REMOVAL_PASSES = 3
+# Ridge weight of the fit (in squared face widths): keeps collinear units (AU25/AU26) from trading off wildly.
+RIDGE = 1e-5
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One expression measure of a (468,2) face-frame landmark set in face widths, with its neutral band."""
+    name: str
+    neutral: float     # typical value on neutral faces
+    tolerance: float   # half-width of the neutral band: identity varies this much
+
+
+# Measured on seven neutral photos of different people (three posed-expression database subjects' neutral frames,
+# four single neutral portraits, grey and colour, one with lips slightly parted): the band is centred on their mean
+# and reaches a little past the farthest of them. Posed expressions of the same people, for comparison:
+#   lip_gap 0.004..0.023 (smiles with teeth 0.10..0.14, open-mouthed surprise 0.10..0.25)
+#   corner_lift -0.018..-0.005 (smiles +0.04..+0.06)       mouth_width 0.32..0.40 (smiles 0.48..0.52)
+#   inner_brow_height 0.138..0.180 (surprise 0.17..0.19)    outer_brow_height 0.077..0.118 (surprise 0.115..0.127)
+#   eye_opening 0.059..0.079 (surprise 0.079..0.092, smiles 0.049..0.063)   brow_gap 0.184..0.237
+#   upper_lip_to_nose 0.096..0.114 (smiles 0.067..0.080)
+MEASURES = (
+    Measure("lip_gap", 0.014, 0.012),
+    Measure("corner_lift", -0.011, 0.010),
+    Measure("mouth_width", 0.352, 0.050),
+    Measure("inner_brow_height", 0.157, 0.025),
+    Measure("outer_brow_height", 0.098, 0.022),
+    Measure("eye_opening", 0.068, 0.012),
+    Measure("brow_gap", 0.209, 0.030),
+    Measure("upper_lip_to_nose", 0.106, 0.025),  # wider: a short upper lip is common (the sample: 0.083)
+)
+
+UPPER_LIP_INNER, LOWER_LIP_INNER, UPPER_LIP_TOP, NOSE_BASE = 13, 14, 0, 2
+MOUTH_CORNERS = (61, 291)
+INNER_BROWS = ((107, 66, 105), (336, 296, 334))
+OUTER_BROWS = ((70, 63, 46), (300, 293, 276))
+EYE_TOPS, EYE_BOTTOMS = (159, 386), (145, 374)
+
+
+def expression_measures(points: np.ndarray) -> np.ndarray:
+    """(M,) the MEASURES of (468,2) landmarks in the face frame (x towards the subject's left, y up), face widths."""
+    lip_gap = points[UPPER_LIP_INNER, 1] - points[LOWER_LIP_INNER, 1]
+    lip_line = 0.5 * (points[UPPER_LIP_INNER, 1] + points[LOWER_LIP_INNER, 1])
+    corners = points[list(MOUTH_CORNERS)]
+    eye_centres = [0.5 * (points[top] + points[bottom]) for top, bottom in zip(EYE_TOPS, EYE_BOTTOMS)]
+    inner = [points[list(ids), 1].mean() - centre[1] for ids, centre in zip(INNER_BROWS, eye_centres)]
+    outer = [points[list(ids), 1].mean() - centre[1] for ids, centre in zip(OUTER_BROWS, eye_centres)]
+    openings = [points[top, 1] - points[bottom, 1] for top, bottom in zip(EYE_TOPS, EYE_BOTTOMS)]
+    return np.array([
+        max(lip_gap, 0.0),
+        corners[:, 1].mean() - lip_line,
+        corners[1, 0] - corners[0, 0],
+        np.mean(inner),
+        np.mean(outer),
+        np.mean(openings),
+        points[INNER_BROWS[1][0], 0] - points[INNER_BROWS[0][0], 0],
+        points[NOSE_BASE, 1] - points[UPPER_LIP_TOP, 1],
+    ])
+
+
+@dataclass(frozen=True)
+class PhotoExpression:
+    """What the photo's own expression was read as."""
+    action_units: dict[str, float]   # {AU: intensity}, only those ≥ MIN_REPORTED_INTENSITY
+    measures: dict[str, float]       # each measure's value, face widths
+    excess: dict[str, float]         # each measure's distance to its band's centre when outside the band, else 0
+
+
+def estimate_photo_expression(landmarks_m: np.ndarray, frame: FaceFrame, basis: ActionUnitBasis) -> PhotoExpression:
+    """The action units that best explain how (468,3) landmarks in metres leave the neutral bands.
+
+    frame and basis belong to these same landmarks (built on them), so the fields move this face.
+    """
+    points = _face_frame_points(landmarks_m, frame)
+    values = expression_measures(points)
+    neutral = np.array([measure.neutral for measure in MEASURES])
+    tolerance = np.array([measure.tolerance for measure in MEASURES])
+    offset = values - neutral
+    # Outside its band a measure is taken back to the band's centre (a smile at the band's edge still smiles).
+    excess = np.where(np.abs(offset) > tolerance, offset, 0.0)
+    names = [name for name in ESTIMATED_ACTION_UNITS if name in basis.names]
+    jacobian = np.stack([expression_measures(_face_frame_points(landmarks_m + basis.fields[basis.names.index(name)],
+                                                                frame)) - values for name in names], axis=1)
+    # Scale each measure by its band so that all count alike, then a small ridge on the intensities.
+    rows = np.vstack([jacobian / tolerance[:, None], np.sqrt(RIDGE) / tolerance.mean() * np.eye(len(names))])
+    target = np.concatenate([excess / tolerance, np.zeros(len(names))])
+    intensities, _ = nnls(rows, target)
+    intensities = np.minimum(intensities, MAX_REMOVED_INTENSITY)
+    action_units = {name: round(float(value), 3) for name, value in zip(names, intensities)
+                    if value >= MIN_REPORTED_INTENSITY}
+    return PhotoExpression(action_units=action_units,
+                           measures={m.name: round(float(v), 4) for m, v in zip(MEASURES, values)},
+                           excess={m.name: round(float(v), 4) for m, v in zip(MEASURES, excess)})
+
+
+def read_and_remove_expression(landmarks_m: np.ndarray, triangles: np.ndarray,
+                               passes: int = REMOVAL_PASSES) -> tuple[PhotoExpression, np.ndarray]:
+    """The photo's expression read from (468,3) landmarks in metres, and the landmarks with it taken out.
+
+    triangles: (F,3) the face surface over the landmarks. The fields are rebuilt on what is left after each pass
+    and the rest removed again: a field is exact only near the face it was built on, and a wide-open mouth
+    needs more than one step to close. Returns the expression (measures of the photo as taken; the action units
+    of every pass added up) and (468,3) neutral landmarks in metres.
+    """
+    current, removed, first = landmarks_m, {}, None
+    for _ in range(passes):
+        basis = build_action_unit_basis(current, triangles)
+        expression = estimate_photo_expression(current, face_frame(current), basis)
+        first = first or expression
+        if not expression.action_units:
+            break
+        current = current - basis.displacement(expression.action_units)
+        for name, value in expression.action_units.items():
+            removed[name] = round(removed.get(name, 0.0) + value, 3)
+    return PhotoExpression(action_units=removed, measures=first.measures, excess=first.excess), current
+
+
+def _face_frame_points(landmarks_m: np.ndarray, frame: FaceFrame) -> np.ndarray:
+    """(468,2) x, y in the face frame, face widths."""
+    return (landmarks_m @ frame.axes.T)[:, :2] / frame.width

@@ -1,0 +1,77 @@
+"""Reading the photo's own expression from its landmarks, and removing it (calibration step 3), on the real
+astronaut photo (she smiles with her teeth showing). Distances in face widths."""
+import numpy as np
+import pytest
+
+from backend.action_units import build_action_unit_basis, face_frame
+from backend.calibration import calibrate
+from backend.photo_expression import estimate_photo_expression, read_and_remove_expression
+
+# Tolerances. One photo cannot tell where a person's own face sits inside a measure's neutral band: a measure pushed
+# out of its band is taken back to the band's centre, so an applied unit is recovered between RECOVERY_RANGE times
+# its intensity (measured here: AU1 0.8 → 1.36, AU2 0.8 → 1.04, AU12 and AU25 closer). Removing it takes the
+# landmarks at least REMOVAL_FACTOR of the way back, and within REMOVAL_TOLERANCE face widths (mean) of the neutral.
+RECOVERY_RANGE = (0.5, 2.0)
+REMOVAL_FACTOR = 0.5
+REMOVAL_TOLERANCE = 0.012
+APPLIED = {"AU1": 0.8, "AU2": 0.8, "AU12": 0.8}
+
+
+@pytest.fixture(scope="module")
+def neutral_m(subject):
+    """The astronaut's neutralised landmarks in metres."""
+    return subject.crop_to_mesh.to_metres(subject.landmarks_px)
+
+
+def _widths(points_m, subject):
+    return points_m / subject.frame.width
+
+
+def test_the_smile_of_the_photo_is_read(subject):
+    units = subject.photo_expression.action_units
+    assert units.get("AU12", 0) > 0.3 and units.get("AU25", 0) > 0.5, units
+    assert not {"AU4", "AU43"} & set(units)  # no frown, eyes open
+    assert subject.neutralised and subject.crop is not subject.photo_crop
+
+
+def test_the_neutralised_face_reads_neutral_on_the_same_measures(subject, neutral_m):
+    basis = build_action_unit_basis(neutral_m, subject.topology.landmark_triangles)
+    again = estimate_photo_expression(neutral_m, face_frame(neutral_m), basis)
+    assert not again.action_units or max(again.action_units.values()) < 0.2, again.action_units
+
+
+def test_known_action_units_applied_by_the_engine_are_recovered(subject, neutral_m):
+    moved = neutral_m + subject.action_units.displacement(APPLIED)
+    estimated, _ = read_and_remove_expression(moved, subject.topology.landmark_triangles)
+    low, high = RECOVERY_RANGE
+    for unit, value in APPLIED.items():
+        assert low * value <= estimated.action_units.get(unit, 0.0) <= high * value, (unit, estimated.action_units)
+
+
+def test_removing_an_applied_expression_returns_the_neutral_landmarks(subject, neutral_m):
+    moved = neutral_m + subject.action_units.displacement(APPLIED)
+    _, removed = read_and_remove_expression(moved, subject.topology.landmark_triangles)
+    before = np.linalg.norm(_widths(moved - neutral_m, subject), axis=1).mean()
+    after = np.linalg.norm(_widths(removed - neutral_m, subject), axis=1).mean()
+    assert after < REMOVAL_TOLERANCE and after < REMOVAL_FACTOR * before, (before, after)
+
+
+def test_the_option_keeps_the_photo_as_taken(astronaut, astronaut_png, face_finder, landmark_detector, subject):
+    kept = calibrate(astronaut, "astronaut.png", astronaut_png, face_finder, landmark_detector, neutralise=False)
+    assert not kept.neutralised and kept.crop is kept.photo_crop
+    np.testing.assert_array_equal(kept.landmarks_px, kept.photo_landmarks_px)
+    assert kept.photo_expression.action_units == subject.photo_expression.action_units  # still read and reported
+
+
+def test_the_neutralised_crop_closes_the_mouth(subject):
+    """Teeth are bright inside the photo's lips; in the neutralised crop the same region holds no teeth."""
+    lips = subject.topology.mouth_loop
+    def bright_fraction(crop, landmarks_px):
+        from backend.calibration import polygon_mask
+        inside = polygon_mask(landmarks_px[lips, :2], crop.shape[0])
+        if not inside.any():
+            return 0.0
+        grey = crop.mean(axis=2)
+        return float((grey[inside] > np.percentile(grey[subject.skin_region], 90)).mean())
+    assert bright_fraction(subject.photo_crop, subject.photo_landmarks_px) > 0.2
+    assert bright_fraction(subject.crop, subject.landmarks_px) < 0.1
