@@ -4,9 +4,11 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from addon.core.errors import PromptFaceError
+from addon.core.self_check import reading_label
 
 SAMPLES = ("astronaut",)
 
@@ -67,11 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     bench = commands.add_parser("bench", help="benchmarks (they print ratios and times, never pass/fail)")
-    bench.add_argument("target", choices=("cpu", "job", "diffedit", "deca"),
+    bench.add_argument("target", choices=("cpu", "job", "diffedit", "deca", "expressions"),
                        help="cpu: per-stage times of the CPU engine; job: one whole job in this process (the "
                             "baseline of `promptface bench transports`); diffedit: the DiffEdit editor on the real "
                             "SD 2.1-base architecture with random weights; deca: the DECA reconstructor per image at "
-                            "real sizes with random weights (float32, and float16 too on CUDA)")
+                            "real sizes with random weights (float32, and float16 too on CUDA); expressions: do the six basic prompts read "
+                            "as asked on a folder of photos (recogniser hits, identity, motion against real "
+                            "expressions)")
     bench.add_argument("--runs", type=int, default=None, help="runs per measurement, median reported "
                                                               "(default: 5 for cpu, 3 for job)")
     bench.add_argument("--sample", choices=SAMPLES, default="astronaut")
@@ -79,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--prompts", nargs="+", help="for job: the prompts (default: happy, "
                                                     "'AU1:0.8 AU2:0.8 AU26:0.6', '70%% happy + 30%% surprised')")
     bench.add_argument("--json", action="store_true", help="for job: print one JSON line instead of a table")
+    bench.add_argument("--photos", type=Path, help="for expressions: a folder of face photos (default: the sample)")
+    bench.add_argument("--labels", type=Path, help="for expressions: CSV file,person,expression naming each photo's "
+                                                   "person and expression (neutral, happy, sad, …)")
     bench.add_argument("--device", default=None, help="for diffedit and deca: cpu or cuda (default: cuda when "
                                                       "available)")
     bench.add_argument("--dtype", default=None, help="for diffedit: float16 or float32 (default: float16 on cuda); "
@@ -222,18 +229,19 @@ def _print_progress(fraction: float, message: str) -> None:
 
 def _summary(path: Path, manifest: dict) -> dict:
     return {"expression_set": str(path), "expressions": [
-        {"name": e["name"], "prompt": e["prompt"], "metrics": e["metrics"], "warnings": e["warnings"],
-         "seconds": round(sum(e["timings"].values()), 3)} for e in manifest["expressions"]]}
+        {"name": e["name"], "prompt": e["prompt"], "metrics": e["metrics"], "reads_as": e.get("reads_as"),
+         "warnings": e["warnings"], "seconds": round(sum(e["timings"].values()), 3)} for e in manifest["expressions"]]}
 
 
 def _print_summary(path: Path, manifest: dict) -> None:
     print(f"expression set: {path}")
-    print(f"{'name':<28} {'identity':>8} {'ssim':>6} {'psnr':>6} {'seconds':>8}")
+    print(f"{'name':<28} {'identity':>8} {'ssim':>6} {'psnr':>6} {'seconds':>8}  self-check")
     for entry in manifest["expressions"]:
         metrics = entry["metrics"]
         cosine = metrics.get("identity_cosine")
         print(f"{entry['name']:<28} {'-' if cosine is None else f'{cosine:.3f}':>8} {metrics['ssim']:>6.3f} "
-              f"{metrics['psnr']:>6.1f} {sum(entry['timings'].values()):>8.2f}")
+              f"{metrics['psnr']:>6.1f} {sum(entry['timings'].values()):>8.2f}  "
+              f"{reading_label(entry.get('weights'), entry.get('reads_as'))}")
         for warning in entry["warnings"]:
             print(f"  warning: {warning}")
 
@@ -301,6 +309,8 @@ def _bench(args) -> int:
         return _bench_diffedit(args)
     if args.target == "deca":
         return _bench_deca(args)
+    if args.target == "expressions":
+        return _bench_expressions(args)
     if args.photo is not None:
         if not args.photo.is_file():
             raise PromptFaceError(f"photo '{args.photo}' does not exist or is not a file")
@@ -309,6 +319,24 @@ def _bench(args) -> int:
         photo_bytes, photo_name = sample_photo(args.sample)
     result = bench.bench_job(photo_bytes, photo_name, prompts=args.prompts or bench.JOB_PROMPTS, runs=args.runs or 3)
     bench.print_job_benchmark(result, args.json)
+    return 0
+
+
+def _bench_expressions(args) -> int:
+    from backend.expression_bench import LabelledPhoto, bench_expressions, read_labels
+    from backend.pipeline import Engines
+
+    if args.photos is None:
+        folder = Path(tempfile.mkdtemp(prefix="promptface-bench-"))
+        photo_bytes, photo_name = sample_photo(args.sample)
+        (folder / photo_name).write_bytes(photo_bytes)
+        photos = [LabelledPhoto(folder / photo_name, args.sample, "neutral")]
+    elif not args.photos.is_dir():
+        raise PromptFaceError(f"--photos '{args.photos}' is not a folder")
+    else:
+        photos = read_labels(args.photos, args.labels)
+    print(f"PromptFace expressions benchmark: {len(photos)} photos, warp editor, landmarks reconstructor")
+    bench_expressions(photos, Engines.load())
     return 0
 
 

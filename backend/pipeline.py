@@ -14,22 +14,26 @@ import numpy as np
 from addon.core.errors import PromptFaceError
 from addon.core.expression_set import ExpressionData, ExpressionSetBuilder
 from addon.core.prompt_grammar import expression_name, parse_prompt
+from addon.core.self_check import mismatch_warning
 from backend.calibration import CROP_SIZE, Subject, calibrate
 from backend.editors.editing import EditedPhoto, EditRequest
-from backend.editors.warp import WarpEditor
+from backend.editors.warp import WarpEditor, action_unit_text
+from backend.expression_recognition import ExpressionRecogniser
 from backend.face_detection import FaceFinder, LandmarkDetector
 from backend.metrics import IdentityEmbedder, image_metrics
 from backend.photo_io import decode_photo
 from backend.reconstructors.landmarks import LandmarkReconstructor
 from backend.reconstructors.reconstruction import ReconstructionBase
 from backend.skin_tone import difference_heat_map, match_skin_tone
-from backend.text_to_action_units import TextEmotionModel, resolve_prompt
+from backend.text_to_action_units import ExpressionIntent, TextEmotionModel, resolve_prompt
 from backend.texture_steps import change_mask, enhance_texture
 
 if TYPE_CHECKING:
     from backend.editors.diffedit import DiffEditSettings
 
 MAX_PROMPTS = 32
+# The expression holding the photo as taken, when calibration removed its own expression from the neutral.
+AS_PHOTOGRAPHED = "as_photographed"
 EDITORS = ("warp", "diffedit")
 RECONSTRUCTORS = ("landmarks", "deca")
 DIFFEDIT_NOT_CONFIGURED = ("the diffedit editor is not loaded here: it needs a Stable Diffusion model (a GPU is "
@@ -51,6 +55,7 @@ class PipelineOptions:
     diagnostics: bool = False
     write_expression_objs: bool = False
     crop_size: int = CROP_SIZE
+    neutralise: bool = True   # the set's neutral = the photo with its own expression removed (False: as taken)
 
 
 def check_engines(editor: str, reconstructor: str) -> None:
@@ -68,6 +73,7 @@ class Engines:
     embedder: IdentityEmbedder
     editors: dict                      # name → editor (backend/editors/editing.py says what an editor is)
     reconstructors: dict               # name → reconstructor (backend/reconstructors/reconstruction.py)
+    recogniser: ExpressionRecogniser | None = None  # the expression self-check (None: its weights are missing)
     load_seconds: dict[str, float] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)  # engine name → why it is not loaded
     _text_model: TextEmotionModel | None = None
@@ -101,8 +107,15 @@ class Engines:
         embedder = IdentityEmbedder()
         seconds["identity_model"] = time.perf_counter() - start
         reconstructors["landmarks"] = LandmarkReconstructor(detector)
+        start = time.perf_counter()
+        try:
+            recogniser = ExpressionRecogniser()
+        except PromptFaceError as error:  # the self-check is a report, not a step: the pipeline runs without it
+            recogniser, unavailable["recogniser"] = None, str(error)
+        seconds["recogniser_model"] = time.perf_counter() - start
         return cls(finder=finder, detector=detector, embedder=embedder, editors=editors,
-                   reconstructors=reconstructors, load_seconds=seconds, unavailable=unavailable)
+                   reconstructors=reconstructors, recogniser=recogniser, load_seconds=seconds,
+                   unavailable=unavailable)
 
     def editor_for(self, name: str):
         """The loaded editor called name; an error saying why when it is not loaded."""
@@ -117,6 +130,13 @@ class Engines:
         if name not in self.reconstructors:
             raise PromptFaceError(self.unavailable.get(name, f"the reconstructor '{name}' is not loaded"))
         return self.reconstructors[name]
+
+    def read_expression(self, image: np.ndarray, subject: Subject) -> dict[str, float] | None:
+        """The self-check: {class: probability} for an (S,S,3) crop of the subject; None without the recogniser.
+        The neutral's landmarks frame every expression alike, so readings of one subject compare."""
+        if self.recogniser is None:
+            return None
+        return self.recogniser.read(image, subject.landmarks_px)
 
     def text_model(self) -> TextEmotionModel:
         """The sentence model, loaded on first use (only free-text prompts need it)."""
@@ -159,7 +179,7 @@ def check_prompts(prompts: list[str]) -> None:
 
 def expression_names(prompts: list[str]) -> list[str]:
     """The file-safe expression name each prompt gets in the set, in order (unique, never neutral/base)."""
-    taken, names = {"neutral", "base"}, []
+    taken, names = {"neutral", "base", AS_PHOTOGRAPHED}, []
     for prompt in prompts:
         names.append(expression_name(prompt, taken))
         taken.add(names[-1])
@@ -178,6 +198,12 @@ class CalibratedSubject:
     neutral_embedding: np.ndarray | None
     neutral: GeneratedExpression
     calibration_seconds: float
+    as_photographed: GeneratedExpression | None = None  # the photo's own expression, when it was removed
+
+
+def _calibrated_expressions(calibrated: CalibratedSubject) -> list[GeneratedExpression]:
+    """What calibration adds to every set, before the prompts: the neutral, then the photo as taken."""
+    return [calibrated.neutral, *([calibrated.as_photographed] if calibrated.as_photographed else [])]
 
 
 def calibrate_subject(photo_bytes: bytes, photo_name: str, engines: Engines,
@@ -185,16 +211,32 @@ def calibrate_subject(photo_bytes: bytes, photo_name: str, engines: Engines,
     """Decode the photo, find the face, build the base mesh, texture and action-unit fields."""
     start = time.perf_counter()
     photo = decode_photo(photo_bytes, source=photo_name)
-    subject = calibrate(photo, photo_name, photo_bytes, engines.finder, engines.detector, options.crop_size)
+    subject = calibrate(photo, photo_name, photo_bytes, engines.finder, engines.detector, options.crop_size,
+                        neutralise=options.neutralise)
     base = engines.reconstructor_for(options.reconstructor).calibrate(subject)
     seconds = time.perf_counter() - start
-    neutral_embedding = engines.embedder.embed(subject.crop)
+    # Identity is measured against the person as photographed, not against the neutralised crop.
+    neutral_embedding = engines.embedder.embed(subject.photo_crop)
     if neutral_embedding is None:
         subject.notes.append("the identity model found no face in the neutral crop; identity cosine not measured")
     neutral = _neutral_expression(subject, base, engines, neutral_embedding, options)
     neutral.data.timings["calibration"] = round(seconds, 4)
-    return CalibratedSubject(subject=subject, base=base, neutral_embedding=neutral_embedding,
-                             neutral=neutral, calibration_seconds=seconds)
+    calibrated = CalibratedSubject(subject=subject, base=base, neutral_embedding=neutral_embedding,
+                                   neutral=neutral, calibration_seconds=seconds)
+    if subject.neutralised:
+        calibrated.as_photographed = _as_photographed(calibrated, engines, options)
+    return calibrated
+
+
+def _as_photographed(calibrated: CalibratedSubject, engines: Engines, options: PipelineOptions) -> GeneratedExpression:
+    """The photo as taken, as an expression on top of the neutralised face (its landmarks are known exactly)."""
+    subject = calibrated.subject
+    units = subject.photo_expression.action_units
+    intent = ExpressionIntent(prompt=None, action_units=dict(units), emotions=None)
+    edit = EditedPhoto(image=subject.photo_crop, landmarks_px=subject.photo_landmarks_px,
+                       full_prompt=f"the photo as taken; its own expression read as {action_unit_text(units)}")
+    return _expression(calibrated, AS_PHOTOGRAPHED, EditRequest("as photographed", intent), edit, {}, engines,
+                       options)
 
 
 def generate(photo_bytes: bytes, photo_name: str, prompts: list[str], out_dir: str | Path, engines: Engines,
@@ -240,11 +282,13 @@ def generate_expressions(calibrated: CalibratedSubject, prompts: list[str], out_
     # 2. The neutral comes from calibration; the set starts with it.
     builder = ExpressionSetBuilder(out_dir, **set_header(calibrated, options, engines), overwrite=overwrite,
                                    staging_dir=partial_dir)
-    results = [calibrated.neutral]
+    results = _calibrated_expressions(calibrated)
     work = list(zip(expression_names(prompts), prompts))
     edited: dict[int, tuple] = {}
     try:
         builder.begin(calibrated.neutral.data)
+        for result in results[1:]:
+            builder.add(result.data)
         # 3. One expression per prompt; the editor edits editor.batch_size prompts at a time.
         for index, (name, prompt) in enumerate(work, start=1):
             if should_cancel and should_cancel():
@@ -279,12 +323,15 @@ def _neutral_expression(subject: Subject, base: ReconstructionBase, engines: Eng
                         options: PipelineOptions) -> GeneratedExpression:
     texture = enhance_texture(base.texture, base.texture_region) if options.enhance else base.texture
     metrics = image_metrics(engines.embedder, subject.crop, subject.crop, neutral_embedding)
+    reads_as = engines.read_expression(subject.crop, subject)
     data = ExpressionData(
         name="neutral", prompt="neutral", full_prompt="the neutral photo, unedited",
         vertices=base.mesh.vertices, texture=texture,
         mask=np.zeros(texture.shape[:2], np.uint8), edited=subject.crop, action_units={}, weights={},
         metrics={"identity_cosine": metrics.identity_cosine, "ssim": metrics.ssim, "psnr": metrics.psnr},
-        warnings=list(subject.notes))
+        warnings=_with_self_check(list(subject.notes), {"neutral": 1.0}, reads_as), reads_as=reads_as)
+    if reads_as is None:  # said once per set, on the neutral
+        data.warnings.append(f"expression self-check off: {engines.unavailable.get('recogniser', 'not loaded')}")
     return GeneratedExpression(data=data, diagnostics={})
 
 
@@ -334,6 +381,7 @@ def _expression(calibrated: CalibratedSubject, name: str, request: EditRequest, 
     start = time.perf_counter()
     before = engines.embedder.embed(edited_raw)
     after = image_metrics(engines.embedder, subject.crop, edited, neutral_embedding)
+    reads_as = engines.read_expression(edited, subject)
     timings["metrics"] = round(time.perf_counter() - start, 4)
     cosine_before = (None if before is None or neutral_embedding is None
                      else IdentityEmbedder.cosine(neutral_embedding, before))
@@ -346,11 +394,18 @@ def _expression(calibrated: CalibratedSubject, name: str, request: EditRequest, 
     data = ExpressionData(
         name=name, prompt=request.prompt, full_prompt=edit.full_prompt, vertices=reconstruction.vertices,
         texture=texture, mask=mask, edited=edited, action_units=intent.action_units, weights=intent.emotions,
-        metrics=metrics, timings=timings, warnings=warnings)
+        metrics=metrics, timings=timings, warnings=_with_self_check(warnings, intent.emotions, reads_as),
+        reads_as=reads_as)
     diagnostics = {"skin_mask": np.round(255 * skin.blend_mask).astype(np.uint8),
                    "skin_difference": difference_heat_map(skin.difference),
                    "edited_before_skin_tone": edited_raw, **edit.diagnostics} if options.diagnostics else {}
     return GeneratedExpression(data=data, diagnostics=diagnostics)
+
+
+def _with_self_check(warnings: list[str], asked: dict | None, reads_as: dict | None) -> list[str]:
+    """warnings plus the self-check's, when what the recogniser read is not what was asked."""
+    mismatch = mismatch_warning(asked, reads_as)
+    return [*warnings, mismatch] if mismatch else warnings
 
 
 def set_header(calibrated: CalibratedSubject, options: PipelineOptions, loaded: Engines) -> dict:
@@ -360,12 +415,17 @@ def set_header(calibrated: CalibratedSubject, options: PipelineOptions, loaded: 
     photo_file = "subject" + (suffix if suffix in (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff") else "")
     subject_record = {"size": list(subject.photo_size), "face_box": subject.face.box.as_list(),
                       "faces_found": subject.face.faces_found,
-                      "crop_box": [round(v, 2) for v in subject.crop_box], "notes": subject.notes}
+                      "crop_box": [round(v, 2) for v in subject.crop_box], "notes": subject.notes,
+                      "photo_expression": {"action_units": subject.photo_expression.action_units,
+                                           "measures": subject.photo_expression.measures,
+                                           "removed_from_neutral": subject.neutralised,
+                                           "expression": AS_PHOTOGRAPHED if subject.neutralised else None}}
     editor, reconstructor = loaded.editor_for(options.editor), loaded.reconstructor_for(options.reconstructor)
     engines = {"editor": {"name": editor.name, "version": editor.version, "settings": editor.settings()},
                "reconstructor": {"name": reconstructor.name, "version": reconstructor.version,
                                  "settings": reconstructor.settings()},
-               "skin_tone": {"strength": options.skin_tone_strength}, "enhance": options.enhance}
+               "skin_tone": {"strength": options.skin_tone_strength}, "enhance": options.enhance,
+               "neutralise": options.neutralise}
     return {"subject": subject_record, "subject_photo": (photo_file, subject.photo_bytes), "engines": engines,
             "base_mesh": calibrated.base.mesh, "base_texture": calibrated.neutral.data.texture,
             "write_expression_objs": options.write_expression_objs}

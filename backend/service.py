@@ -472,6 +472,7 @@ class Service:
 
         def expression_done(result, index: int, total: int) -> None:
             expressions[index - 1]["status"] = "done"
+            expressions[index - 1]["reads_as"] = result.data.reads_as
             self._store.update_job(job_id, expressions=expressions, progress=index / (total + 1))
             if self._stop_requested(job_id):  # also after the last one: a cancel is a cancel
                 raise JobCancelled("cancelled")
@@ -514,6 +515,7 @@ class Service:
         """A clean stop interrupted this job: it goes back to the queue (its submission order puts it first)."""
         for item in expressions:
             item["status"] = "pending"
+            item.pop("reads_as", None)
         self._store.update_job(job_id, status="queued", progress=0.0, started=None, expressions=expressions,
                                message="waiting in the queue (the server stopped while it ran; it runs again)")
         _remove(self._job_dir(job_id) / "partial")

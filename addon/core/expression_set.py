@@ -31,7 +31,9 @@ from .obj_mesh import Mesh, check_mesh, read_obj, write_obj
 from .png import encode_png, png_size
 
 FORMAT_NAME = "promptface.expressions"
-FORMAT_VERSION = "1.0"
+# 1.1: expressions may carry "reads_as" (an expression recogniser's class probabilities) and the subject
+# "photo_expression" (the action units read from the photo); 1.0 readers ignore both.
+FORMAT_VERSION = "1.1"
 SUPPORTED_MAJOR_VERSION = 1
 
 MANIFEST_FILE = "manifest.json"
@@ -68,6 +70,8 @@ class ExpressionData:
     metrics: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
+    reads_as: dict | None = None
+    """{class: probability} from the backend's expression recogniser (None: not scored)."""
 
 
 @dataclass
@@ -328,6 +332,7 @@ def _checked_expression(data: ExpressionData, base_mesh: Mesh, base_texture: np.
     for label, value, allowed, description in (
             ("action_units", data.action_units, (dict, type(None)), "dict or None"),
             ("weights", data.weights, (dict, type(None)), "dict or None"),
+            ("reads_as", data.reads_as, (dict, type(None)), "dict or None"),
             ("metrics", data.metrics, dict, "dict"), ("timings", data.timings, dict, "dict"),
             ("warnings", data.warnings, list, "list")):
         if not isinstance(value, allowed):
@@ -428,6 +433,7 @@ def _expression_record(expression: ExpressionData, with_obj: bool, out_dir: Path
         "metrics": _json_ready(expression.metrics, f"{what} metrics", out_dir),
         "timings": _json_ready(expression.timings, f"{what} timings", out_dir),
         "warnings": _json_ready(expression.warnings, f"{what} warnings", out_dir),
+        "reads_as": _json_ready(expression.reads_as, f"{what} reads_as", out_dir),
     }
 
 

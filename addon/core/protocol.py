@@ -79,6 +79,7 @@ class ExpressionProgress:
     name: str
     prompt: str
     status: str               # "pending" or "done"
+    reads_as: dict | None = None  # once done: the expression self-check, {class: probability} (api 1, added later)
 
 
 @dataclass(frozen=True)

@@ -40,14 +40,33 @@ def motion(expression_set, name) -> np.ndarray:
     return (expression_set.expression(name).vertices[:468] - base) / FACE_WIDTH_M
 
 
-def test_set_holds_the_neutral_first_then_one_expression_per_prompt(expression_set):
-    assert expression_set.names() == ["neutral", "happy", "surprised", "angry", "sad", "happy70_surprised30",
-                                      "a_delighted_surprise", "a_bicycle"]
-    assert [e.prompt for e in expression_set.expressions[1:]] == PROMPTS
+def test_set_holds_the_neutral_first_then_the_photo_as_taken_then_one_expression_per_prompt(expression_set):
+    # The astronaut smiles: calibration removes the smile from the neutral and keeps the photo as an expression.
+    assert expression_set.names() == ["neutral", "as_photographed", "happy", "surprised", "angry", "sad",
+                                      "happy70_surprised30", "a_delighted_surprise", "a_bicycle"]
+    assert [e.prompt for e in expression_set.expressions[2:]] == PROMPTS
     np.testing.assert_allclose(expression_set.expression("neutral").vertices, expression_set.base_mesh.vertices,
                                atol=1e-6)  # base.obj holds micrometres
     assert (expression_set.root / "diagnostics" / "contact_sheet.png").is_file()
     assert (expression_set.root / "diagnostics" / "happy.skin_mask.png").is_file()
+
+
+def test_the_manifest_reports_the_photos_expression_and_every_expressions_reading(expression_set):
+    manifest = expression_set.manifest
+    assert manifest["version"] == "1.1"
+    photo_expression = manifest["subject"]["photo_expression"]
+    assert photo_expression["removed_from_neutral"] is True and photo_expression["expression"] == "as_photographed"
+    assert photo_expression["action_units"]["AU12"] > 0.3 and photo_expression["action_units"]["AU25"] > 0.3
+    for expression in expression_set.expressions:
+        reads_as = expression.record["reads_as"]
+        assert set(reads_as) == {"angry", "disgusted", "afraid", "happy", "sad", "surprised", "neutral"}
+        assert sum(reads_as.values()) == pytest.approx(1.0, abs=1e-4)
+    assert max(expression_set.expression("as_photographed").record["reads_as"].items(), key=lambda i: i[1])[0] == \
+        "happy"  # the photo as taken smiles
+    # The neutralised face no longer opens its mouth: the inner lips (nearly) meet.
+    gap = expression_set.base_mesh.vertices[UPPER_INNER_LIP, 1] - expression_set.base_mesh.vertices[LOWER_INNER_LIP, 1]
+    photo = expression_set.expression("as_photographed").vertices
+    assert gap < 0.4 * (photo[UPPER_INNER_LIP, 1] - photo[LOWER_INNER_LIP, 1])
 
 
 def test_happy_raises_and_widens_the_lip_corners(expression_set):
