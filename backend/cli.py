@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--diagnostics", action="store_true",
                           help="also write skin masks, difference heat maps and a contact sheet")
     generate.add_argument("--objs", action="store_true", help="also write one OBJ per expression")
+    generate.add_argument("--keep-photo-expression", action="store_true",
+                          help="keep the photo's own expression in the neutral (by default it is read and removed, "
+                               "and the photo as taken becomes the expression 'as_photographed')")
     generate.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     generate.add_argument("--json", action="store_true", help="print a JSON summary instead of a table")
     generate.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -206,7 +209,8 @@ def _generate(args) -> int:
     check_prompts(prompts)
     options = PipelineOptions(editor=args.editor, reconstructor=args.reconstructor,
                               skin_tone_strength=args.skin_tone_strength, enhance=not args.no_enhance,
-                              diagnostics=args.diagnostics, write_expression_objs=args.objs)
+                              diagnostics=args.diagnostics, write_expression_objs=args.objs,
+                              neutralise=not args.keep_photo_expression)
     progress = None if args.quiet or args.json else _print_progress
     if args.deca_folder is not None and args.reconstructor != "deca":
         raise PromptFaceError("--deca-folder needs --reconstructor deca")

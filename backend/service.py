@@ -53,6 +53,7 @@ JOB_OPTIONS = {
     "enhance": (lambda value: isinstance(value, bool), "true or false"),
     "diagnostics": (lambda value: isinstance(value, bool), "true or false"),
     "write_expression_objs": (lambda value: isinstance(value, bool), "true or false"),
+    "neutralise": (lambda value: isinstance(value, bool), "true or false"),
 }
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -445,7 +446,7 @@ class Service:
                    options: PipelineOptions) -> CalibratedSubject:
         """Calibrate, or take the calibration from the cache (it depends on the subject and on the options that
         shape the neutral)."""
-        key = (subject_id, options.reconstructor, options.enhance, options.crop_size)
+        key = (subject_id, options.reconstructor, options.enhance, options.crop_size, options.neutralise)
         if key in self._calibrated:
             self._calibrated.move_to_end(key)
             return self._calibrated[key]

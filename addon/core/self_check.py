@@ -46,5 +46,7 @@ def mismatch_warning(weights: dict | None, reads_as: dict | None) -> str | None:
     if agrees(weights, reads_as) is not False:
         return None
     asked, (top, probability) = asked_emotion(weights), top_reading(reads_as)
-    return (f"the expression self-check reads this as {top} ({probability:.0%}), not {asked} "
-            f"({reads_as[asked]:.0%}); try a stronger wording ('very {asked}') or another editor")
+    read = f"the expression self-check reads this as {top} ({probability:.0%}), not {asked} ({reads_as[asked]:.0%})"
+    if asked == "neutral":
+        return f"{read}: what a warp can remove of the photo's own expression is gone, creases and teeth may remain"
+    return f"{read}; try a stronger wording ('very {asked}') or another editor"

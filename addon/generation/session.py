@@ -19,7 +19,7 @@ from ..core.errors import PromptFaceError
 from ..core.expression_set import read_expression_set
 from ..preferences import ADDON_PACKAGE
 from ..scene.build import build_face
-from ..scene.face_object import NEUTRAL_NAME, PROMPTS_PROPERTY, SET_PATH_PROPERTY, add_shape_key, expression_keys
+from ..scene.face_object import NEUTRAL_NAME, add_shape_key, expression_keys, record_set_properties
 from ..scene.texture_blend_nodes import add_expression_to_material, face_material_name
 from ..transports.connect import BackendSettings, open_backend
 from . import worker
@@ -218,8 +218,7 @@ def _apply_set(session: Session, event: worker.SetUpdated) -> None:
             add_shape_key(face, expression.name, expression.vertices)
             add_expression_to_material(face, material, expression)
             added.append(expression.name)
-        face[PROMPTS_PROPERTY] = {e.name: e.prompt for e in expression_set.expressions if e.name != NEUTRAL_NAME}
-        face[SET_PATH_PROPERTY] = str(expression_set.root)
+        record_set_properties(face, expression_set)
     session.arrivals.append(Arrival(time.monotonic(), added, list(event.pending)))
     _state(session).face_name = face.name
 

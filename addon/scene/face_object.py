@@ -8,10 +8,13 @@ import numpy as np
 from ..core.coordinates import expression_set_to_blender
 from ..core.expression_set import ExpressionSet
 from ..core.obj_mesh import Mesh
+from ..core.self_check import agrees, reading_label
 
 # Custom properties on the face object, so later steps (append, export) find what built it.
 SET_PATH_PROPERTY = "promptface_expression_set"
 PROMPTS_PROPERTY = "promptface_prompts"
+# {expression name: {"label": the self-check's label, "disagrees": 0 or 1}} for the panel.
+SELF_CHECK_PROPERTY = "promptface_self_check"
 NEUTRAL_NAME = "neutral"
 
 
@@ -25,9 +28,25 @@ def build_face_object(expression_set: ExpressionSet, name: str = "PromptFace",
     for expression in expression_set.expressions:
         if expression.name != NEUTRAL_NAME:
             add_shape_key(face, expression.name, expression.vertices)
-    face[SET_PATH_PROPERTY] = str(expression_set.root)
-    face[PROMPTS_PROPERTY] = {e.name: e.prompt for e in expression_set.expressions if e.name != NEUTRAL_NAME}
+    record_set_properties(face, expression_set)
     return face
+
+
+def record_set_properties(face: bpy.types.Object, expression_set: ExpressionSet) -> None:
+    """The custom properties later steps read: where the set is, each expression's prompt and self-check."""
+    expressions = [e for e in expression_set.expressions if e.name != NEUTRAL_NAME]
+    face[SET_PATH_PROPERTY] = str(expression_set.root)
+    face[PROMPTS_PROPERTY] = {e.name: e.prompt for e in expressions}
+    face[SELF_CHECK_PROPERTY] = {
+        e.name: {"label": reading_label(e.record.get("weights"), e.record.get("reads_as")),
+                 "disagrees": int(agrees(e.record.get("weights"), e.record.get("reads_as")) is False)}
+        for e in expressions}
+
+
+def face_self_checks(face: bpy.types.Object) -> dict[str, tuple[str, bool]]:
+    """{expression name: (label, disagrees)} recorded from the set (empty for faces built before it existed)."""
+    return {name: (str(value["label"]), bool(value["disagrees"]))
+            for name, value in face.get(SELF_CHECK_PROPERTY, {}).items()}
 
 
 def face_prompts(face: bpy.types.Object) -> dict[str, str]:

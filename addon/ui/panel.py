@@ -3,6 +3,7 @@ import bpy
 
 from ..generation import session
 from ..preferences import preferences
+from ..scene.face_object import face_self_checks
 
 
 class PROMPTFACE_UL_prompts(bpy.types.UIList):
@@ -59,6 +60,16 @@ class PROMPTFACE_PT_main(bpy.types.Panel):
             box.alert = True
             for index, line in enumerate(_wrap(state.last_error, 48)):
                 box.label(text=line, icon="ERROR" if index == 0 else "BLANK1")
+
+        face = bpy.data.objects.get(state.face_name) if state.face_name else None
+        checks = face_self_checks(face) if face is not None else {}
+        if checks:
+            box = layout.box()
+            box.label(text="Self-check (expression recogniser):")
+            for name, (label, disagrees) in checks.items():
+                row = box.row()
+                row.alert = disagrees
+                row.label(text=f"{name}: {label}", icon="ERROR" if disagrees else "CHECKMARK")
 
         layout.separator()
         column = layout.column(align=True)

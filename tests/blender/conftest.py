@@ -50,8 +50,10 @@ def write_plane_set(path, names=("happy", "surprised"), texture_size=16, seed=0)
         moved = vertices.copy()
         moved[:, 2] += 0.01 * index * (vertices[:, 0] > 0)  # the right column comes forward
         moved[:, 1] += 0.002 * index
+        # The recogniser's reading: every expression reads "happy" (so "surprised" disagrees with its prompt).
         expressions.append(ExpressionData(name=name, prompt=name, full_prompt=name, vertices=moved,
-                                          texture=texture(), mask=mask, edited=base_texture))
+                                          texture=texture(), mask=mask, edited=base_texture, weights={name: 1.0},
+                                          reads_as={"happy": 0.9, name: 0.1} if name != "happy" else {"happy": 1.0}))
     write_expression_set(path, subject={"size": [size, size], "face_box": [0, 0, size, size]},
                          subject_photo=("subject.png", b"not a real photo"), engines={"editor": {"name": "test"}},
                          base_mesh=base, base_texture=base_texture, expressions=expressions)

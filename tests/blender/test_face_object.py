@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from addon.core.coordinates import blender_to_expression_set, expression_set_to_blender
-from addon.scene.face_object import add_shape_key, build_face_object, expression_keys, shape_key_coordinates
+from addon.scene.face_object import (add_shape_key, build_face_object, expression_keys, face_self_checks,
+                                     shape_key_coordinates)
 
 
 def test_coordinates_turn_y_up_into_z_up_and_the_face_towards_minus_y():
@@ -52,3 +53,9 @@ def test_shape_keys_refuse_a_wrong_vertex_count_or_a_duplicate_name(plane_set):
         add_shape_key(face, "angry", np.zeros((4, 3), np.float32))
     with pytest.raises(ValueError, match="already has"):
         add_shape_key(face, "happy", plane_set.expression("happy").vertices)
+
+
+def test_the_face_keeps_each_expressions_self_check_for_the_panel(plane_set):
+    face = build_face_object(plane_set)
+    assert face_self_checks(face) == {"happy": ("reads as happy 100%", False),
+                                      "surprised": ("reads as happy 90%, asked surprised", True)}
