@@ -286,9 +286,7 @@ def generate_expressions(calibrated: CalibratedSubject, prompts: list[str], out_
     work = list(zip(expression_names(prompts), prompts))
     edited: dict[int, tuple] = {}
     try:
-        builder.begin(calibrated.neutral.data)
-        for result in results[1:]:
-            builder.add(result.data)
+        builder.begin(*[result.data for result in results])  # the neutral and the photo as taken, together
         # 3. One expression per prompt; the editor edits editor.batch_size prompts at a time.
         for index, (name, prompt) in enumerate(work, start=1):
             if should_cancel and should_cancel():

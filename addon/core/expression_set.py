@@ -217,12 +217,12 @@ class ExpressionSetBuilder:
         generated = _generated_file_names(expressions, self._with_objs) | {self._photo_name}
         return _checked_extra_files(extra_files, generated, self.out_dir)
 
-    def begin(self, neutral: ExpressionData) -> None:
-        """Create staging_dir (it must not exist) with the photo, base mesh, base texture, the neutral and the
-        manifest: from here on the folder is a valid set."""
+    def begin(self, neutral: ExpressionData, *also: ExpressionData) -> None:
+        """Create staging_dir (it must not exist) with the photo, base mesh, base texture, the neutral (and the
+        expressions in `also`) and then the manifest: from here on the folder is a valid set, with all of them."""
         if self._started:
             raise ExpressionSetError(f"Cannot write {self.out_dir}: begin() was already called")
-        neutral = self.check(neutral)
+        neutral, also = self.check(neutral), [self.check(expression) for expression in also]
         self.staging_dir.parent.mkdir(parents=True, exist_ok=True)
         self.staging_dir.mkdir()
         self._started = True
@@ -231,13 +231,17 @@ class ExpressionSetBuilder:
                   texture_file=BASE_TEXTURE_FILE)
         base_png = encode_png(self._base_texture)
         (self.staging_dir / BASE_TEXTURE_FILE).write_bytes(base_png)
-        self._append(neutral, base_png if np.array_equal(neutral.texture, self._base_texture) else None)
+        self._write_files(neutral, base_png if np.array_equal(neutral.texture, self._base_texture) else None)
+        for expression in also:
+            self._write_files(expression)
+        self._write_manifest()
 
     def add(self, expression: ExpressionData) -> None:
         """Write one more expression's files, then the manifest that lists it."""
         if not self._started:
             raise ExpressionSetError(f"Cannot write {self.out_dir}: call begin() with the neutral first")
-        self._append(self.check(expression))
+        self._write_files(self.check(expression))
+        self._write_manifest()
 
     def manifest(self) -> dict:
         """A copy of the manifest as it is on disk now."""
@@ -259,10 +263,12 @@ class ExpressionSetBuilder:
         """Remove the staging folder (after an error, when it is a hidden sibling nobody reads)."""
         shutil.rmtree(self.staging_dir, ignore_errors=True)
 
-    def _append(self, expression: ExpressionData, texture_png: bytes | None = None) -> None:
+    def _write_files(self, expression: ExpressionData, texture_png: bytes | None = None) -> None:
         _write_expression_files(self.staging_dir, expression, self._base_mesh, self._with_objs, texture_png)
         self._expressions.append(expression)
         self._manifest["expressions"].append(_expression_record(expression, self._with_objs, self.out_dir))
+
+    def _write_manifest(self) -> None:
         text = json.dumps(self._manifest, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
         temporary = self.staging_dir / f".{MANIFEST_FILE}.{uuid.uuid4().hex[:12]}.tmp"
         temporary.write_text(text, encoding="utf-8")

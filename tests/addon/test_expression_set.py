@@ -209,6 +209,15 @@ def test_the_growing_set_is_valid_after_every_step(tmp_path):
     assert read_expression_set(tmp_path / "alice").names() == ["neutral", "happy"]
 
 
+def test_begin_writes_the_neutral_and_its_companions_under_one_manifest(tmp_path):
+    """A reader of the growing set never sees the neutral without what calibration made with it."""
+    builder = _builder(tmp_path / "bob")
+    builder.begin(_expression("neutral", 0), _expression("as_photographed", 1))
+    first = read_expression_set(tmp_path / "partial")
+    assert first.names() == ["neutral", "as_photographed"] and builder.manifest() == first.manifest
+    assert first.manifest["version"] == "1.1" and "reads_as" in first.expression("as_photographed").record
+
+
 def test_the_builder_checks_before_it_writes(tmp_path):
     with pytest.raises(ExpressionSetError, match="plain file name"):
         _builder(tmp_path / "alice", subject_photo=("../x.jpg", PHOTO_BYTES))

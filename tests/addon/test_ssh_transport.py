@@ -63,7 +63,7 @@ def test_a_whole_job_over_ssh(sshd, tmp_path, photo):
         assert b'"happy"' in manifest.read_bytes()
         zip_path = backend.fetch_set(job.job_id, tmp_path / "set.zip")
     expression_set = read_expression_set(zip_path)
-    assert [e.name for e in expression_set.expressions] == ["neutral", "happy", "au12_80_au6_50"]
+    assert [e.name for e in expression_set.expressions] == ["neutral", "as_photographed", "happy", "au12_80_au6_50"]
 
 
 def test_an_unknown_host_key_is_refused_with_how_to_trust_it(sshd, tmp_path):

@@ -19,8 +19,8 @@ def test_generate_on_the_sample_writes_a_set_and_a_json_summary(tmp_path):
     result = run_cli("generate", "--sample", "astronaut", "happy", "AU26:0.8 AU1:0.5", "--out", str(out), "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert [e["name"] for e in summary["expressions"]] == ["neutral", "happy", "au26_80_au1_50"]
-    assert read_expression_set(out).names() == ["neutral", "happy", "au26_80_au1_50"]
+    assert [e["name"] for e in summary["expressions"]] == ["neutral", "as_photographed", "happy", "au26_80_au1_50"]
+    assert read_expression_set(out).names() == ["neutral", "as_photographed", "happy", "au26_80_au1_50"]
 
 
 def test_generate_from_a_photo_file_shows_progress_and_a_table(tmp_path, astronaut_png):

@@ -192,7 +192,7 @@ def test_an_existing_output_is_kept_unless_overwrite(engines, astronaut_png, tmp
         generate(astronaut_png, "a.png", ["happy"], out, engines)
     assert (out / "keep.txt").read_text() == "mine"
     generate(astronaut_png, "a.png", ["AU12:0.5"], out, engines, overwrite=True)
-    assert read_expression_set(out).names() == ["neutral", "au12_50"]
+    assert read_expression_set(out).names() == ["neutral", "as_photographed", "au12_50"]
 
 
 def test_a_calibrated_subject_serves_later_prompts_and_streams_each_expression(engines, astronaut_png, tmp_path):

@@ -163,7 +163,7 @@ def test_a_whole_job(session, tmp_path, astronaut_png):
     zip_path = Path(session.result("set_path", job_id=job["job_id"])["path"])
     shutil.copy(zip_path, tmp_path / "set.zip")
     names = [e.name for e in read_expression_set(tmp_path / "set.zip").expressions]
-    assert names == ["neutral", "happy", "au12_80_au6_50"]
+    assert names == ["neutral", "as_photographed", "happy", "au12_80_au6_50"]
 
 
 def test_claim_stdout_keeps_prints_out_of_the_protocol():

@@ -55,14 +55,14 @@ def test_animate_writes_every_file(animated):
 
 def test_the_schedule_asks_for_expressions_that_were_not_prompted(animated):
     out, _ = animated
-    assert read_expression_set(out / "expressions").names() == ["neutral", "happy", "surprised"]
+    assert read_expression_set(out / "expressions").names() == ["neutral", "as_photographed", "happy", "surprised"]
 
 
 def test_the_saved_scene_holds_the_face_on_the_timeline(animated, tmp_path):
     out, _ = animated
     bpy.ops.wm.open_mainfile(filepath=str(out / "face.blend"))
     face = next(o for o in bpy.data.objects if o.type == "MESH")
-    assert [k.name for k in expression_keys(face)] == ["happy", "surprised"]
+    assert [k.name for k in expression_keys(face)] == ["as_photographed", "happy", "surprised"]
     scene = bpy.context.scene
     assert (scene.render.fps, scene.frame_start) == (30, 1)
     # 0.5 s neutral, 0.3 s to happy, 0.5 s hold, 0.3 s to the mixture, 0.5 s hold, 0.3 s to neutral.

@@ -198,11 +198,11 @@ def test_generate_builds_the_face_as_expressions_arrive(extension, server, photo
     names = [expression.name for expression in job.expressions]
     assert names[0] == "happy" and names[1].startswith("au1_")
     face = bpy.data.objects[run.face_name]
-    assert [key.name for key in face.data.shape_keys.key_blocks] == ["Basis", *names]
+    assert [key.name for key in face.data.shape_keys.key_blocks] == ["Basis", "as_photographed", *names]
     # Streaming: the face was built while nothing but the neutral was done, and each expression was added by its
     # own update, in the order the server finished them.
     first, *later = run.arrivals
-    assert first.added == [] and first.pending == names
+    assert first.added == ["as_photographed"] and first.pending == names
     assert [name for arrival in later for name in arrival.added] == names
     assert any(arrival.added == [names[0]] and arrival.pending == names[1:] for arrival in later)
     blend_inputs = {socket.name for socket in face.active_material.node_tree.nodes["PromptFace Blend"].inputs}
@@ -242,7 +242,7 @@ def test_cancel_stops_the_job_on_the_server(extension, server, photo):
     assert job.status == "cancelled"
     done = [expression.name for expression in job.expressions if expression.status == "done"]
     assert 1 <= len(done) < 6
-    keys = [key.name for key in bpy.data.objects[run.face_name].data.shape_keys.key_blocks][1:]
+    keys = [key.name for key in bpy.data.objects[run.face_name].data.shape_keys.key_blocks][2:]
     assert keys == done[:len(keys)]
     assert bpy.ops.promptface.generate.poll()  # ready for the next run
 
@@ -264,7 +264,8 @@ def test_the_local_backend_runs_as_a_child_process(extension, photo, tmp_path, m
     assert extension.session.run_until_idle(JOB_TIMEOUT_S)
     run = extension.session.last()
     assert run.outcome.status == "succeeded", run.outcome
-    assert [key.name for key in bpy.data.objects[run.face_name].data.shape_keys.key_blocks] == ["Basis", "surprised"]
+    keys = bpy.data.objects[run.face_name].data.shape_keys.key_blocks
+    assert [key.name for key in keys] == ["Basis", "as_photographed", "surprised"]
     assert (tmp_path / "local-data" / "jobs" / bpy.context.scene.promptface.job_id).is_dir()
 
 
@@ -334,10 +335,10 @@ def test_generate_over_ssh_builds_the_face_as_expressions_arrive(extension, sshd
     assert (data_dir / "jobs" / state.job_id).is_dir()  # the job ran on the server that sshd started
     names = ["happy", "au26_60"]
     face = bpy.data.objects[run.face_name]
-    assert [key.name for key in face.data.shape_keys.key_blocks] == ["Basis", *names]
+    assert [key.name for key in face.data.shape_keys.key_blocks] == ["Basis", "as_photographed", *names]
     # Streaming, as over HTTP: the face came with the neutral alone, then each expression in its own update.
     first, *later = run.arrivals
-    assert first.added == [] and first.pending == names
+    assert first.added == ["as_photographed"] and first.pending == names
     assert [name for arrival in later for name in arrival.added] == names
     assert any(arrival.added == [names[0]] and arrival.pending == names[1:] for arrival in later)
 
