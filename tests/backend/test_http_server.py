@@ -149,7 +149,7 @@ def test_subject_job_assets_and_zip(server, subject_id, astronaut_png, tmp_path)
     assert job["status"] == "succeeded" and job["progress"] == 1.0 and done(job) == 2, job
     assert {"manifest.json", "base.obj", "subject.png", "surprised.texture.png"} <= set(job["files"])
     fetched = download_set(server, job["job_id"], tmp_path / "assets")
-    assert fetched.names() == ["neutral", "au12_80", "surprised"]
+    assert fetched.names() == ["neutral", "as_photographed", "au12_80", "surprised"]
     zipped = server.get(f"/v1/jobs/{job['job_id']}/expression-set.zip")
     assert zipped.status_code == 200 and zipped.headers["content-type"] == "application/zip"
     (tmp_path / "set.zip").write_bytes(zipped.content)
@@ -166,8 +166,8 @@ def test_the_partial_set_is_valid_while_the_job_runs_and_cancel_stops_it(server,
     assert running["status"] == "running", running
     partial = download_set(server, job["job_id"], tmp_path / "partial")
     names = partial.names()
-    assert names[0] == "neutral" and 2 <= len(names) < len(prompts) + 1
-    assert names[1:] == [item["name"] for item in running["expressions"]][:len(names) - 1]
+    assert names[:2] == ["neutral", "as_photographed"] and 3 <= len(names) < len(prompts) + 2
+    assert names[2:] == [item["name"] for item in running["expressions"]][:len(names) - 2]
     assert server.get(f"/v1/jobs/{job['job_id']}/expression-set.zip").status_code == 409
     cancelling = server.post(f"/v1/jobs/{job['job_id']}/cancel").json()
     assert cancelling["status"] == "running" and "cancelling" in cancelling["message"]
@@ -175,7 +175,7 @@ def test_the_partial_set_is_valid_while_the_job_runs_and_cancel_stops_it(server,
     assert cancelled["status"] == "cancelled" and done(cancelled) < len(prompts)
     # What was done stays fetchable, as a valid set.
     kept = download_set(server, job["job_id"], tmp_path / "kept")
-    assert len(kept.names()) == done(cancelled) + 1
+    assert len(kept.names()) == done(cancelled) + 2  # the neutral and the photo as taken come first
     assert server.get(f"/v1/jobs/{job['job_id']}/expression-set.zip").json()["error"] == "not_ready"
 
 
@@ -209,7 +209,7 @@ def test_fifty_concurrent_jobs_all_complete_once(server, subject_id):
     assert [job["expressions"][0]["prompt"] for job in finished] == prompts
     for job_id, prompt in zip(ids, prompts):
         manifest = server.get(f"/v1/jobs/{job_id}/assets/manifest.json").json()
-        assert [entry["prompt"] for entry in manifest["expressions"]] == ["neutral", prompt]
+        assert [entry["prompt"] for entry in manifest["expressions"]] == ["neutral", "as photographed", prompt]
 
 
 # ---------------------------------------------------------------------------------------------------------------
