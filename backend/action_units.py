@@ -101,12 +101,12 @@ ACTION_UNIT_SPECS: dict[str, ActionUnitSpec] = {
     "AU6": ActionUnitSpec((*_pair(CHEEK, (0.014, 0.030, 0.006)), *_pair(LOWER_LID, (0.0, 0.010, 0.0))), radius=0.07),
     "AU7": ActionUnitSpec((*_pair(LOWER_LID, (0.0, 0.015, 0.0)), *_pair(UPPER_LID, (0.0, -0.005, 0.0))),
                           radius=0.025),
-    "AU9": ActionUnitSpec((*_pair(NOSE_WING, (0.008, 0.026, 0.0)), *_pair(UPPER_LIP_OUTER, (0.0, 0.014, 0.0)),
+    "AU9": ActionUnitSpec((*_pair(NOSE_WING, (0.010, 0.018, 0.0)), *_pair(UPPER_LIP_OUTER, (0.0, 0.014, 0.0)),
                            *_pair(INNER_BROW, (-0.006, -0.020, 0.0)), _centre(GLABELLA, (0.0, -0.020, 0.0))),
                           radius=0.05),
     "AU10": ActionUnitSpec((*_pair(UPPER_LIP_OUTER, (0.004, 0.030, 0.003)), *_pair(UPPER_LIP_INNER, (0.0, 0.026, 0.0)),
                             *_pair(NOSE_WING, (0.004, 0.008, 0.0))), radius=0.05),
-    "AU12": ActionUnitSpec(_pair(LIP_CORNER, (0.072, 0.056, -0.015)), radius=0.12),
+    "AU12": ActionUnitSpec(_pair(LIP_CORNER, (0.072, 0.056, -0.015)), radius=0.09),
     "AU14": ActionUnitSpec(_pair(LIP_CORNER, (0.022, 0.014, -0.020)), radius=0.05),
     "AU15": ActionUnitSpec(_pair(LIP_CORNER, (0.012, -0.048, 0.0)), radius=0.07),
     "AU16": ActionUnitSpec((*_pair(LOWER_LIP_OUTER, (0.0, -0.030, 0.005)), *_pair(LOWER_LIP_INNER, (0.0, -0.028, 0.0))),
@@ -136,7 +136,7 @@ MAX_INTENSITY = 1.5
 # brows and lids, which FaceMesh smooths), so those two follow EMFACS at full intensity.
 EMOTION_PROTOTYPES: dict[str, dict[str, float]] = {
     "neutral": {},
-    "happy": {"AU6": 0.9, "AU10": 0.3, "AU12": 1.0, "AU25": 0.8, "AU26": 0.3},
+    "happy": {"AU6": 1.0, "AU10": 0.6, "AU12": 1.1, "AU25": 0.7, "AU26": 0.1},
     "sad": {"AU1": 1.0, "AU4": 0.6, "AU15": 1.0, "AU17": 0.6, "AU43": 0.15},
     "surprised": {"AU1": 1.0, "AU2": 1.0, "AU5": 1.0, "AU25": 0.6, "AU26": 0.9},
     "afraid": {"AU1": 1.0, "AU2": 0.5, "AU4": 0.7, "AU5": 1.0, "AU7": 0.2, "AU20": 1.0, "AU25": 0.8, "AU26": 0.3},

@@ -17,7 +17,7 @@ from backend.face_detection import FaceChoice, FaceFinder, LandmarkDetector, cho
 from backend.mouth_interior import MouthPatch, mouth_patch, patch_uvs
 from backend.photo_expression import PhotoExpression, read_and_remove_expression
 from backend.piecewise_warp import border_anchors, warp_piecewise_affine
-from backend.face_topology import (LANDMARK_COUNT, FaceTopology, backing_positions, face_normals_towards_camera,
+from backend.face_topology import (LANDMARK_COUNT, OUTER_LIP_LOOP, FaceTopology, backing_positions, face_normals_towards_camera,
                                    face_topology)
 
 CROP_SIZE = 512
@@ -84,8 +84,8 @@ class Subject:
 
 def calibrate(photo: np.ndarray, photo_name: str, photo_bytes: bytes, finder: FaceFinder,
               detector: LandmarkDetector, crop_size: int = CROP_SIZE, neutralise: bool = True) -> Subject:
-    """Calibrate a subject from its (H,W,3) uint8 photo. neutralise=False keeps the photo's own expression in the
-    neutral (the photo as taken is the Basis)."""
+    """Calibrate a subject from its (H,W,3) uint8 photo. The photo's own expression is always read and removed
+    from the neutral; neutralise=False keeps it (the photo as taken is the Basis)."""
     # 1. Find the face, then place a square crop from a first landmark pass.
     choice = choose_face(finder.find(photo), source=photo_name)
     rough_box = _square_around(choice.box.centre, 2.0 * max(choice.box.width, choice.box.height))
@@ -125,8 +125,6 @@ def calibrate(photo: np.ndarray, photo_name: str, photo_bytes: bytes, finder: Fa
                    photo_crop=photo_crop, photo_landmarks_px=photo_landmarks_px, notes=notes)
 
 
-# The outer lip line, in boundary order (MediaPipe FaceMesh indices).
-OUTER_LIPS = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
 # Inside the lips, pixels this much lighter (teeth) or darker (mouth cavity) than the lips' median are not lip.
 NOT_LIP_LIGHTER, NOT_LIP_DARKER = 14.0, 30.0
 
@@ -135,7 +133,7 @@ def close_lips(crop: np.ndarray, landmarks_px: np.ndarray, inner_lips_px: np.nda
     """The crop with what still shows between the lips (teeth and cavity that the warp squeezed together) filled
     from the lips around it, and a faint seam where the (L,2) inner lips meet: a closed mouth."""
     size = crop.shape[0]
-    lips = polygon_mask(landmarks_px[list(OUTER_LIPS), :2], size)
+    lips = polygon_mask(landmarks_px[list(OUTER_LIP_LOOP), :2], size)
     lightness = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) * (100.0 / 255.0)
     median = float(np.median(lightness[lips])) if lips.any() else 0.0
     not_lip = lips & ((lightness > median + NOT_LIP_LIGHTER) | (lightness < median - NOT_LIP_DARKER))

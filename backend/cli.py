@@ -41,8 +41,9 @@ def _parser() -> argparse.ArgumentParser:
                           help="also write skin masks, difference heat maps and a contact sheet")
     generate.add_argument("--objs", action="store_true", help="also write one OBJ per expression")
     generate.add_argument("--keep-photo-expression", action="store_true",
-                          help="keep the photo's own expression in the neutral (by default it is read and removed, "
-                               "and the photo as taken becomes the expression 'as_photographed')")
+                          help="keep the photo's own expression in the neutral (by default it is read from the "
+                               "landmarks and removed, and the photo as taken becomes the expression "
+                               "'as_photographed')")
     generate.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     generate.add_argument("--json", action="store_true", help="print a JSON summary instead of a table")
     generate.add_argument("--quiet", action="store_true", help="no progress lines")

@@ -17,6 +17,8 @@ import numpy as np
 LANDMARK_COUNT = 468
 # Landmarks that identify each hole's boundary loop (inner lips, eyelids).
 MOUTH_MARKER, RIGHT_EYE_MARKER, LEFT_EYE_MARKER = 13, 159, 386
+# The outer lip line in boundary order (the inner lips are FaceTopology.mouth_loop, found from the tessellation).
+OUTER_LIP_LOOP = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
 # Backing cups, in metres behind the loop: (ring depth, centre depth, ring shrink towards the centre).
 MOUTH_BACKING = (0.010, 0.022, 0.75)
 EYE_BACKING = (0.003, 0.007, 0.8)
@@ -195,3 +197,9 @@ def _edges(tri) -> list[tuple[int, int]]:
 def _directed_edges(tri) -> list[tuple[int, int]]:
     a, b, c = (int(v) for v in tri)
     return [(a, b), (b, c), (c, a)]
+
+
+def polygon_area(points: np.ndarray) -> float:
+    """Area of a simple polygon given by (N,2) points (shoelace)."""
+    x, y = points[:, 0], points[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from backend.face_topology import polygon_area
+
 MOUTH_COLOUR = (58, 24, 26)
 PATCH_PX = 64
 # The patch covers the inner-lip loop's box, at least this tall relative to its width, plus a margin.
@@ -41,7 +43,7 @@ def mouth_patch(crop: np.ndarray, inner_lips_px: np.ndarray) -> MouthPatch:
     inside = np.zeros((PATCH_PX, PATCH_PX), np.float32)
     lips_in_patch = (inner_lips_px - region_low) * scale
     cv2.fillPoly(inside, [np.round(lips_in_patch * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
-    openness = float(np.clip(_area(inner_lips_px) / (OPEN_AREA_RATIO * width ** 2), 0.0, 1.0))
+    openness = float(np.clip(polygon_area(inner_lips_px) / (OPEN_AREA_RATIO * width ** 2), 0.0, 1.0))
     alpha = (cv2.GaussianBlur(inside, (0, 0), 1.5) * openness)[..., None]
     cavity = np.asarray(MOUTH_COLOUR, np.float32)
     image = np.clip(np.rint(cavity * (1 - alpha) + photo * alpha), 0, 255).astype(np.uint8)
@@ -61,8 +63,3 @@ def paint_mouth_patch(texture: np.ndarray, patch: MouthPatch) -> np.ndarray:
     painted = texture.copy()
     painted[-PATCH_PX:, :PATCH_PX] = patch.image
     return painted
-
-
-def _area(points: np.ndarray) -> float:
-    x, y = points[:, 0], points[:, 1]
-    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))

@@ -4,7 +4,8 @@ import pytest
 from scipy.ndimage import distance_transform_edt
 
 from backend.calibration import polygon_mask
-from backend.editors.warp import WarpEditor, fill_opened_mouth, polygon_area
+from backend.editors.warp import WarpEditor
+from backend.face_topology import polygon_area
 from backend.reconstructors.landmarks import LandmarkReconstructor
 from backend.texture_steps import change_mask, enhance_texture
 
@@ -60,33 +61,6 @@ def test_jaw_drop_darkens_the_opened_mouth(editor, subject):
     neutral_area = polygon_area(subject.landmarks_px[mouth, :2])
     assert opened.sum() > 1.5 * neutral_area  # the lips really parted (the astronaut's are a little apart already)
     assert edit.image[opened].mean() < subject.crop[opened].mean() - 20
-
-
-def test_fill_opened_mouth_needs_an_opening(subject):
-    lips = subject.landmarks_px[subject.topology.mouth_loop, :2]
-    crop = subject.crop
-    np.testing.assert_array_equal(fill_opened_mouth(crop, lips, lips), crop)  # same lips
-    centre = lips.mean(axis=0)
-    pursed = centre + 0.8 * (lips - centre)
-    np.testing.assert_array_equal(fill_opened_mouth(crop, lips, pursed), crop)  # closing is not opening
-    gaping = centre + np.array([1.0, 3.0]) * (lips - centre)
-    filled = fill_opened_mouth(crop, lips, gaping)
-    changed = (filled != crop).any(axis=2)
-    assert changed.any()
-    # Only in the opening and the few pixels its soft edge reaches (Gaussian sigma 1.2 px: an 11x11 kernel).
-    distance = distance_transform_edt(~polygon_mask(gaping, crop.shape[0]))
-    assert not (changed & (distance > 5 * np.sqrt(2))).any()
-
-
-# --- landmark reconstructor ----------------------------------------------------------------------------------
-
-def test_unedited_crop_reconstructs_the_base_mesh(reconstructor, subject):
-    result = reconstructor.reconstruct(subject, reconstructor.calibrate(subject), subject.crop)
-    assert result.vertices.shape == subject.base_mesh.vertices.shape and result.vertices.dtype == np.float32
-    deviation = np.linalg.norm(result.vertices - subject.base_mesh.vertices, axis=1)
-    assert deviation.max() < 0.005 * subject.frame.width
-    assert result.alignment_error < 0.01
-    assert result.texture.shape == subject.crop.shape and result.texture.dtype == np.uint8
 
 
 def test_detected_smile_raises_the_lip_corners(subject, smile_detected):

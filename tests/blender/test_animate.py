@@ -67,9 +67,10 @@ def test_the_saved_scene_holds_the_face_on_the_timeline(animated, tmp_path):
     assert (scene.render.fps, scene.frame_start) == (30, 1)
     # 0.5 s neutral, 0.3 s to happy, 0.5 s hold, 0.3 s to the mixture, 0.5 s hold, 0.3 s to neutral.
     assert scene.frame_end == 1 + round(2.4 * 30)
-    assert sample_weights(face, 1) == {"happy": 0.0, "surprised": 0.0}
-    assert sample_weights(face, 1 + 30) == pytest.approx({"happy": 1.0, "surprised": 0.0})
-    assert sample_weights(face, 1 + 51) == pytest.approx({"happy": 0.7, "surprised": 0.3})
+    # The photo as taken (her smile) is a shape key of its own, at 0 unless a schedule names it.
+    assert sample_weights(face, 1) == {"as_photographed": 0.0, "happy": 0.0, "surprised": 0.0}
+    assert sample_weights(face, 1 + 30) == pytest.approx({"as_photographed": 0.0, "happy": 1.0, "surprised": 0.0})
+    assert sample_weights(face, 1 + 51) == pytest.approx({"as_photographed": 0.0, "happy": 0.7, "surprised": 0.3})
     for image in bpy.data.images:
         if image.source == "FILE":
             assert Path(bpy.path.abspath(image.filepath)).is_file(), image.filepath  # relative paths resolve
@@ -84,7 +85,7 @@ def test_preview_frames_differ_where_the_expression_changes(animated):
     assert np.abs(neutral_a - neutral_b).mean() < 0.25 * np.abs(neutral_a - happy).mean()
     assert np.abs(neutral_a - happy).max() > 0.1
     sheet = read_png(out / "contact_sheet.png")
-    assert sheet.shape[:2] == (48, 3 * 48)  # neutral, happy, surprised
+    assert sheet.shape[:2] == (48, 4 * 48)  # neutral, as photographed, happy, surprised
     magenta = (sheet[..., 0] > 0.9) & (sheet[..., 1] < 0.1) & (sheet[..., 2] > 0.9)
     assert magenta.sum() == 0  # Blender paints missing textures magenta
     skin = sheet[20:28, 20:28].mean(axis=(0, 1))

@@ -348,7 +348,7 @@ def test_generate_over_ssh_builds_the_face_as_expressions_arrive(extension, sshd
     assert bpy.ops.promptface.apply_schedule(schedule="neutral 0.3s, happy 0.5s, au26_60 0.5s, neutral",
                                              fps=30) == {"FINISHED"}
     curves = timeline.shape_key_fcurves(face.data.shape_keys)
-    assert sorted(curves) == sorted(names)
+    assert sorted(curves) == sorted(["as_photographed", *names])
     assert all(max(point.co.y for point in curves[name].keyframe_points) == 1.0 for name in names)
     assert timeline.timeline_end_frame(face) == bpy.context.scene.frame_end > 30
 

@@ -173,10 +173,10 @@ def test_animate_then_export_unity_on_the_sample(animated_shot):
     out = animated_shot / "unity"
     sidecar = json.loads((out / "face.promptface.json").read_text())
     check_sidecar_document(sidecar)
-    assert [entry["blendshape"] for entry in sidecar["expressions"]] == ["happy", "angry"]
+    assert [entry["blendshape"] for entry in sidecar["expressions"]] == ["as_photographed", "happy", "angry"]
     assert all((out / entry[kind]).is_file() for entry in sidecar["expressions"] for kind in ("texture", "mask"))
     fbx = read_with_ufbx(out / "face.fbx")
-    assert fbx["meshes"][0]["blend_channels"] == ["happy", "angry"]
+    assert fbx["meshes"][0]["blend_channels"] == ["as_photographed", "happy", "angry"]
     bpy.ops.wm.open_mainfile(filepath=str(animated_shot / "moved" / "face.blend"))
     face = next(obj for obj in bpy.data.objects if obj.type == "MESH")
     assert sidecar["timeline"]["frame_end"] == bpy.context.scene.frame_end
