@@ -157,7 +157,8 @@ def warp_crop(crop: np.ndarray, from_px: np.ndarray, to_px: np.ndarray) -> np.nd
 
 
 def crop_square(photo: np.ndarray, box: tuple[float, float, float], size: int) -> np.ndarray:
-    """Resample the square (x, y, side) of a photo to size×size; outside the photo, edges are repeated."""
+    """Resample the square (x, y, side) of a photo to size×size. Outside the photo the crop is one plain colour (the
+    median of the photo's border): repeating the edge pixels would smear streaks towards the face."""
     x, y, side = box
     scale = size / side
     source = photo
@@ -166,7 +167,15 @@ def crop_square(photo: np.ndarray, box: tuple[float, float, float], size: int) -
         source = cv2.resize(photo, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
         x, y, scale = x * factor, y * factor, scale / factor
     matrix = np.array([[scale, 0.0, -x * scale], [0.0, scale, -y * scale]])
-    return cv2.warpAffine(source, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    fill = tuple(float(value) for value in border_colour(source))
+    return cv2.warpAffine(source, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=fill)
+
+
+def border_colour(photo: np.ndarray) -> np.ndarray:
+    """(3,) the median colour of an (H,W,3) photo's outermost rows and columns."""
+    ring = np.concatenate([photo[0], photo[-1], photo[:, 0], photo[:, -1]])
+    return np.median(ring, axis=0).round()
 
 
 def _square_around(centre: tuple[float, float], side: float) -> tuple[float, float, float]:

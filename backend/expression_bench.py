@@ -3,7 +3,7 @@ asserts.
 
 For each neutral photo of a folder (default: the built-in sample) the six basic prompts are generated with the warp
 editor and scored: the expression recogniser's top class against the prompt (hits), the prompted class's
-probability against the neutral's (rises), SFace identity cosine against the photo as taken, and seconds per
+probability against the neutral's (rises: by at least MIN_RISE), SFace identity cosine against the photo as taken, and seconds per
 expression. A labels file (CSV: file,person,expression — expression one of neutral, happy, sad, surprised, afraid,
 angry, disgusted) says which photos are neutral and which show a person's real expression: the prompt's landmark
 motion is then compared with that person's real motion (neutral → expression, rigidly aligned on points no
@@ -27,6 +27,8 @@ from backend.pipeline import Engines, PipelineOptions, calibrate_subject, genera
 from backend.rigid_alignment import fit_similarity
 
 BASIC_PROMPTS = ("happy", "sad", "angry", "surprised", "afraid", "disgusted")
+# The prompted class "rises" when its probability gains at least this much over the neutral's (not float noise).
+MIN_RISE = 0.01
 PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".bmp", ".webp", ".tif", ".tiff")
 
 
@@ -98,7 +100,7 @@ def _score_neutral_photo(photo: LabelledPhoto, real: list[LabelledPhoto], engine
             score.photos += 1
             score.hits += max(reads, key=reads.get) == prompt
             change = reads[prompt] - neutral_reads[prompt]
-            score.rises += change > 0
+            score.rises += change >= MIN_RISE
             score.probability_change.append(change)
             if record["metrics"]["identity_cosine"] is not None:
                 score.identity.append(record["metrics"]["identity_cosine"])

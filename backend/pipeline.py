@@ -14,7 +14,7 @@ import numpy as np
 from addon.core.errors import PromptFaceError
 from addon.core.expression_set import ExpressionData, ExpressionSetBuilder
 from addon.core.prompt_grammar import expression_name, parse_prompt
-from addon.core.self_check import mismatch_warning
+from addon.core.self_check import mismatch_warning, reading_label
 from backend.calibration import CROP_SIZE, Subject, calibrate
 from backend.editors.editing import EditedPhoto, EditRequest
 from backend.editors.warp import WarpEditor, action_unit_text
@@ -432,13 +432,31 @@ def set_header(calibrated: CalibratedSubject, options: PipelineOptions, loaded: 
 def _diagnostic_files(results: list[GeneratedExpression]) -> dict[str, bytes]:
     files = {f"diagnostics/{result.data.name}.{kind}.png": _png(image)
              for result in results for kind, image in result.diagnostics.items()}
-    files["diagnostics/contact_sheet.png"] = _png(contact_sheet([result.data.edited for result in results]))
+    files["diagnostics/contact_sheet.png"] = _png(contact_sheet([result.data.edited for result in results],
+                                                                [sheet_label(result.data) for result in results]))
     return files
 
 
-def contact_sheet(images: list[np.ndarray], tile: int = 256) -> np.ndarray:
-    """(tile, n·tile, 3) uint8: the images side by side."""
-    return np.concatenate([cv2.resize(image, (tile, tile), interpolation=cv2.INTER_AREA) for image in images], axis=1)
+def contact_sheet(images: list[np.ndarray], labels: list[tuple[str, str]] | None = None, tile: int = 256,
+                  columns: int = 5) -> np.ndarray:
+    """(rows·(tile+L), columns·tile, 3) uint8: the images in a grid, each over its label lines (prompt, reading)."""
+    label_height = 40 if labels else 0
+    tiles = []
+    for index, image in enumerate(images):
+        cell = np.full((tile + label_height, tile, 3), 255, np.uint8)
+        cell[:tile] = cv2.resize(image, (tile, tile), interpolation=cv2.INTER_AREA)
+        for line, (text, scale, grey) in enumerate(zip(labels[index] if labels else (), (0.5, 0.42), (0, 90))):
+            cv2.putText(cell, text[:34], (4, tile + 16 + 18 * line), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                        (grey, grey, grey), 1, cv2.LINE_AA)
+        tiles.append(cell)
+    tiles += [np.full_like(tiles[0], 255)] * (-len(tiles) % columns)
+    return np.vstack([np.hstack(tiles[row:row + columns]) for row in range(0, len(tiles), columns)])
+
+
+def sheet_label(data: ExpressionData) -> tuple[str, str]:
+    """A contact-sheet tile's two lines: the prompt, and what the self-check read."""
+    return data.prompt, reading_label(data.weights or ({"neutral": 1.0} if data.name == "neutral" else None),
+                                      data.reads_as)
 
 
 def _png(image: np.ndarray) -> bytes:

@@ -51,9 +51,10 @@ PHOTO_GAP_CONTRAST = 0.8
 PHOTO_SPLIT_FALLBACK = 0.55
 PHOTO_SPLIT_FADE = 1.0   # pixels over which each half fades out at the split
 PHOTO_LIP_RIM = 0.015    # of the mouth width: the dark inner edge of the lips, left out of the halves
-# As the jaw drops past the photo's opening the lower lip covers more of the lower teeth: the lower half sinks
-# this fraction of the extra opening behind it, at most PHOTO_LOWER_HIDDEN_MAX of its height.
-PHOTO_LOWER_SINK = 0.5
+# An opening taller than the photo's comes from the jaw (a photo's open mouth is mostly lips drawn back from
+# closed teeth), and a dropped jaw's lower lip covers most of the lower teeth: past the photo's opening the
+# lower half sinks behind the lip this many pixels per extra pixel, until PHOTO_LOWER_HIDDEN_MAX of it is hidden.
+PHOTO_LOWER_SINK = 3.0
 PHOTO_LOWER_HIDDEN_MAX = 0.6
 
 
@@ -106,8 +107,8 @@ class MouthFrame:
 class PhotoTeeth:
     """The photo's own mouth opening cut at the gap between the teeth rows into two straightened RGBA strips at
     crop-pixel scale, never stretched. Columns run across the mouth, the teeth midline in the middle column
-    (w ≈ the mouth width). Alpha is 0 where the photo showed lip rather than the opening, and each half fades
-    out at the split: the lower half reaches a little above it, behind the upper one."""
+    (w ≈ the mouth width). Each half carries on behind its own lip and has alpha 0 past the opposite one, and
+    fades out at the split: the lower half reaches a little above it, behind the upper one."""
     upper: np.ndarray   # (h,w,4) uint8: row i is i pixels below the line the upper teeth hang from
     lower: np.ndarray   # (h',w,4) uint8: row h'-1-i is i pixels above the line the lower teeth stand on
     opening: float      # pixels from the upper teeth line to the lower one at the teeth midline
@@ -203,14 +204,14 @@ def cut_photo_teeth(photo: np.ndarray, photo_landmarks_px: np.ndarray, mouth_loo
     hang, stand = frame.upper_teeth_line(u), frame.lower_teeth_line(u)
     tallest = int(np.clip(np.ceil(np.max(stand - hang)), 2, frame.width))
     below_hang = np.arange(tallest) + 0.5
-    upper_rgb, upper_inside = _cut_along(photo, frame, u, hang, below_hang)
+    upper_v = hang + below_hang[:, None]
+    upper_rgb, upper_inside = _cut_half(photo, frame, u, upper_v, upper=True)
     split = _split_depth(_row_luminance(upper_rgb, upper_inside, frame, u))
     upper_alpha = upper_inside * (1.0 - _smoothstep(split - PHOTO_SPLIT_FADE, split + PHOTO_SPLIT_FADE,
-                                                    below_hang[:, None]))
-    above_stand = below_hang[::-1]
-    lower_rgb, lower_inside = _cut_along(photo, frame, u, stand, -above_stand)
-    depth = stand - above_stand[:, None] - hang
-    lower_alpha = lower_inside * _smoothstep(split - 3 * PHOTO_SPLIT_FADE, split - PHOTO_SPLIT_FADE, depth)
+                                                    upper_v - hang))
+    lower_v = stand - below_hang[::-1, None]
+    lower_rgb, lower_inside = _cut_half(photo, frame, u, lower_v, upper=False)
+    lower_alpha = lower_inside * _smoothstep(split - 3 * PHOTO_SPLIT_FADE, split - PHOTO_SPLIT_FADE, lower_v - hang)
     rows = min(int(np.ceil(split + PHOTO_SPLIT_FADE)) + 1, tallest)
     return PhotoTeeth(upper=_rgba(upper_rgb[:rows], upper_alpha[:rows]), lower=_rgba(lower_rgb, lower_alpha),
                       opening=_midline_opening(frame), split=float(split))
@@ -361,8 +362,8 @@ def _tongue_shade(u: np.ndarray, v: np.ndarray, frame: MouthFrame) -> np.ndarray
 def _placed_photo_teeth(teeth: PhotoTeeth, local: np.ndarray, frame: MouthFrame,
                         scale: float) -> list[tuple[np.ndarray, np.ndarray]]:
     """The halves of `cut_photo_teeth` in the moved mouth, scaled by `scale` both ways: the upper hung from the
-    moved upper teeth line, the lower standing on the moved lower teeth line (sunk behind the lower lip a
-    little where the mouth opened wider than in the photo).
+    moved upper teeth line, the lower standing on the moved lower teeth line, sunk behind the lower lip as far
+    as the mouth opened past the photo's opening allows (PHOTO_LOWER_SINK).
 
     local: (H,W,2) u,v of the box pixels. Returns [(RGB, alpha) of the lower half, the same of the upper
     half] in drawing order, (H,W,3) float and (H,W) 0 … 1.
@@ -389,25 +390,24 @@ def _remapped(strip: np.ndarray, columns: np.ndarray, rows: np.ndarray) -> tuple
     return pixels[..., :3], pixels[..., 3] / 255.0
 
 
-def _cut_along(photo: np.ndarray, frame: MouthFrame, u: np.ndarray, line: np.ndarray,
-               offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A straightened strip of the photo along a teeth line: (w,) line v at (w,) u, row k offsets[k] pixels
-    below it (negative: above). Returns ((h,w,3) float RGB, (h,w) 0 … 1 inside the opening).
+def _cut_half(photo: np.ndarray, frame: MouthFrame, u: np.ndarray, v: np.ndarray,
+              upper: bool) -> tuple[np.ndarray, np.ndarray]:
+    """One half of the photo's teeth at mouth coordinates (w,) u and (h,w) v: ((h,w,3) float RGB, (h,w) 0 … 1,
+    0 past the opposite lip).
 
-    Rows nearer the line than PHOTO_LIP_RIM repeat the row at that distance: a lip's inner edge is a dark rim
-    that would show as a line across the teeth once the halves move apart.
+    Towards its own lip the half repeats the teeth seen PHOTO_LIP_RIM away from it: the teeth carry on behind
+    the lip, and the lip's inner edge is a dark rim that would show as a line across them once moved.
     """
-    nearest = PHOTO_LIP_RIM * frame.width
-    v = line + offsets[:, None]
-    sampled = line + (np.sign(offsets) * np.maximum(np.abs(offsets), nearest))[:, None]
+    rim = PHOTO_LIP_RIM * frame.width
+    if upper:
+        sampled = np.maximum(v, frame.upper_v(u) + rim)
+        inside = np.clip(frame.lower_v(u) - v + 0.5, 0.0, 1.0)
+    else:
+        sampled = np.minimum(v, frame.lower_v(u) - rim)
+        inside = np.clip(v - frame.upper_v(u) + 0.5, 0.0, 1.0)
     points = frame.to_pixels(np.broadcast_to(u, v.shape), sampled).astype(np.float32)
     rgb = cv2.remap(photo, points[..., 0], points[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return rgb.astype(np.float64), _opening_alpha(frame, u, v)
-
-
-def _opening_alpha(frame: MouthFrame, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """(h,w) anti-aliased 0 … 1: (w,) u, (h,w) v between the upper and lower inner lip."""
-    return np.clip(v - frame.upper_v(u) + 0.5, 0.0, 1.0) * np.clip(frame.lower_v(u) - v + 0.5, 0.0, 1.0)
+    return rgb.astype(np.float64), inside
 
 
 def _midline_opening(frame: MouthFrame) -> float:

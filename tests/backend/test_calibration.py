@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from addon.core.obj_mesh import check_mesh
-from backend.calibration import CROP_SIZE, FACE_WIDTH_M, calibrate, crop_square
+from backend.calibration import CROP_SIZE, FACE_WIDTH_M, border_colour, calibrate, crop_square
 from backend.face_topology import LANDMARK_COUNT
 
 FOREHEAD_TOP, CHIN, NOSE_TIP, RIGHT_CHEEK, LEFT_CHEEK = 10, 152, 1, 234, 454
@@ -63,13 +63,26 @@ def test_regions_cover_the_face(subject):
     assert not face[5, 5]
 
 
-def test_crop_square_partly_outside_repeats_the_border(astronaut):
+def test_crop_square_partly_outside_fills_plainly_without_streaks(astronaut):
     crop = crop_square(astronaut, (-100.0, -100.0, 300.0), 512)
     assert crop.shape == (512, 512, 3)
     # Crop pixel u shows photo x = u·300/512 − 100: u < 170 lies left of (or above) the photo.
-    assert (crop[:170, :170] == astronaut[0, 0]).all()
+    outside = np.concatenate([crop[:168].reshape(-1, 3), crop[:, :168].reshape(-1, 3)])
+    assert (outside == border_colour(astronaut)).all()  # one plain colour: no edge pixels repeated into streaks
     np.testing.assert_array_equal(crop[256, 256], astronaut[50, 50])  # 256·300/512 − 100 = 50
-    assert (crop[170:, 0] == crop[170:, 1]).all()  # the left edge column repeats sideways
+
+
+def test_a_face_near_the_photos_edge_gets_no_streaks_in_the_face_region(astronaut, face_finder, landmark_detector):
+    """The astronaut cut so that her face touches the photo's left edge: the crop runs past it."""
+    from backend.calibration import calibrate
+    cut = np.ascontiguousarray(astronaut[:, 150:])
+    subject = calibrate(cut, "cut.png", b"", face_finder, landmark_detector)
+    x, _, side = subject.crop_box
+    assert x < 0  # the crop does run past the photo's left edge
+    outside_columns = int(-x * 512 / side) - 2
+    outside = subject.photo_crop[:, :outside_columns]
+    assert (outside == outside[0, 0]).all()  # plain
+    assert not subject.face_region[:, :outside_columns].any()  # and outside the face
 
 
 def test_crop_square_shrinks_big_photos_without_aliasing(astronaut):

@@ -21,6 +21,10 @@ def test_generate_on_the_sample_writes_a_set_and_a_json_summary(tmp_path):
     summary = json.loads(result.stdout)
     assert [e["name"] for e in summary["expressions"]] == ["neutral", "as_photographed", "happy", "au26_80_au1_50"]
     assert read_expression_set(out).names() == ["neutral", "as_photographed", "happy", "au26_80_au1_50"]
+    # The self-check: what the recogniser read, per expression (the photo as taken smiles).
+    reads_as = {e["name"]: e["reads_as"] for e in summary["expressions"]}
+    assert all(abs(sum(reading.values()) - 1.0) < 1e-4 for reading in reads_as.values())
+    assert max(reads_as["as_photographed"], key=reads_as["as_photographed"].get) == "happy"
 
 
 def test_generate_from_a_photo_file_shows_progress_and_a_table(tmp_path, astronaut_png):

@@ -147,6 +147,8 @@ def test_subject_job_assets_and_zip(server, subject_id, astronaut_png, tmp_path)
     assert [item["name"] for item in job["expressions"]] == ["au12_80", "surprised"]
     job = server.wait(job["job_id"])
     assert job["status"] == "succeeded" and job["progress"] == 1.0 and done(job) == 2, job
+    # Each finished expression carries the self-check on the wire, as in the set's manifest.
+    assert all(set(item["reads_as"]) >= {"happy", "surprised", "neutral"} for item in job["expressions"])
     assert {"manifest.json", "base.obj", "subject.png", "surprised.texture.png"} <= set(job["files"])
     fetched = download_set(server, job["job_id"], tmp_path / "assets")
     assert fetched.names() == ["neutral", "as_photographed", "au12_80", "surprised"]

@@ -229,3 +229,17 @@ def test_the_option_keeps_the_photo_as_taken_as_the_neutral(engines, astronaut_p
     assert photo_expression["removed_from_neutral"] is False and photo_expression["expression"] is None
     assert "AU12" in photo_expression["action_units"]  # read and reported all the same
     assert all(expression.record["reads_as"] for expression in kept.expressions)
+
+
+def test_a_greyscale_photo_stays_grey_through_every_step(engines, astronaut, tmp_path):
+    """Mouth interior, creases, skin tone and texture take their colours from the photo: no reddish mouth."""
+    grey = np.repeat(np.round(astronaut @ [0.299, 0.587, 0.114]).astype(np.uint8)[..., None], 3, axis=2)
+    out = tmp_path / "grey"
+    generate(encode_png_bytes(grey), "grey.png", ["surprised", "disgusted"], out, engines)
+    expression_set = read_expression_set(out)
+    for expression in expression_set.expressions:
+        for path in (expression.edited_path, expression.texture_path):
+            import cv2
+            image = cv2.imread(str(path)).astype(int)
+            chroma = image.max(axis=2) - image.min(axis=2)
+            assert chroma.max() <= 2, (expression.name, path.name, chroma.max())  # rounding only

@@ -1,4 +1,5 @@
 """Prompt → action units: exact for mixtures and AU syntax; free text through the real offline MiniLM model."""
+import numpy as np
 import pytest
 
 from addon.core.errors import PromptError
@@ -88,3 +89,15 @@ def test_soft_mixture_keeps_the_strong_shares_and_sums_to_one():
 def test_an_empty_prompt_is_refused():
     with pytest.raises(PromptError):
         resolve_prompt("   ", no_text_model)
+
+
+def test_intensity_words_give_monotone_landmark_motion(subject, text_model):
+    """The same ladder, measured where a person sees it: how far the landmarks move (mean, face widths)."""
+    def motion(prompt):
+        units = resolve_prompt(prompt, lambda: text_model).action_units
+        return float(np.linalg.norm(subject.action_units.displacement(units), axis=1).mean() / subject.frame.width)
+    for emotion in ("angry", "sad", "surprised"):
+        ladder = [motion(f"slightly {emotion}"), motion(emotion), motion(f"very {emotion}"),
+                  motion(f"extremely {emotion}")]
+        assert all(low < high for low, high in zip(ladder, ladder[1:])), (emotion, ladder)
+    assert motion("furious") > 1.2 * motion("angry")
