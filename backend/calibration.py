@@ -14,7 +14,7 @@ from addon.core.obj_mesh import Mesh
 from backend.action_units import (FACE_LEFT_SIDE, FACE_RIGHT_SIDE, INNER_BROW, OUTER_BROW, ActionUnitBasis,
                                    FaceFrame, build_action_unit_basis, face_frame)
 from backend.face_detection import FaceChoice, FaceFinder, LandmarkDetector, choose_face
-from backend.mouth_interior import MouthPatch, mouth_patch, patch_uvs
+from backend.mouth_interior import MouthPatch, cavity_colour, mouth_patch, patch_uvs
 from backend.photo_expression import PhotoExpression, read_and_remove_expression
 from backend.piecewise_warp import border_anchors, warp_piecewise_affine
 from backend.face_topology import (LANDMARK_COUNT, OUTER_LIP_LOOP, FaceTopology, backing_positions, face_normals_towards_camera,
@@ -112,7 +112,9 @@ def calibrate(photo: np.ndarray, photo_name: str, photo_bytes: bytes, finder: Fa
     mobility = basis.mobility()
     vertices = backing_positions(topology, landmarks_m, frame.axes[2]).astype(np.float32)
     # The mouth backing shows the photo's own mouth interior (its teeth, when the photo shows them).
-    patch = mouth_patch(photo_crop, photo_landmarks_px[topology.mouth_loop, :2])
+    photo_lips = photo_landmarks_px[topology.mouth_loop, :2]
+    patch = mouth_patch(photo_crop, photo_lips,
+                        cavity_colour(photo_crop, photo_landmarks_px[list(OUTER_LIP_LOOP), :2], photo_lips))
     uvs, face_uvs = base_uvs(topology, landmarks_px, crop_size, patch)
     base_mesh = Mesh(vertices=vertices, faces=topology.triangles, uvs=uvs, face_uvs=face_uvs)
     face_region, skin_region = face_regions(topology, landmarks_px, crop_size)

@@ -1,7 +1,8 @@
 """What the inner-mouth backing shows: a small patch painted into a corner of every texture.
 
-The patch holds the neutral photo's own mouth interior (teeth, tongue) when the mouth is open in the
-neutral photo, over a dark cavity colour; for a closed mouth it is the cavity colour alone. The backing
+The patch holds the photo's own mouth interior (teeth, tongue) when the mouth is open in the photo, over a
+dark cavity colour taken from the photo's lips (so a grey photo gets a grey cavity); for a closed mouth it is
+the cavity colour alone. The backing
 cup's UVs map the inner-lip loop onto the patch, so an opened jaw shows the inside of a mouth instead of
 stretched lips, and a subject photographed smiling keeps their teeth.
 """
@@ -12,7 +13,8 @@ import numpy as np
 
 from backend.face_topology import polygon_area
 
-MOUTH_COLOUR = (58, 24, 26)
+# The cavity is the lips' own colour this dark (a mouth's inside is lit through the lips).
+CAVITY_LIGHTNESS = 0.22
 PATCH_PX = 64
 # The patch covers the inner-lip loop's box, at least this tall relative to its width, plus a margin.
 MIN_HEIGHT_RATIO = 0.35
@@ -28,8 +30,24 @@ class MouthPatch:
     region_size: np.ndarray  # (2,) crop pixels, width and height
 
 
-def mouth_patch(crop: np.ndarray, inner_lips_px: np.ndarray) -> MouthPatch:
-    """The patch for a (S,S,3) neutral crop whose (L,2) inner-lip loop is given in crop pixels."""
+def lip_colour(image: np.ndarray, outer_lips_px: np.ndarray, inner_lips_px: np.ndarray) -> np.ndarray:
+    """(3,) float median colour of the lips: between the (N,2) outer lip line and the (L,2) inner-lip loop."""
+    def inside(points):
+        mask = np.zeros(image.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [np.round(points * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+        return mask.astype(bool)
+    lips = inside(outer_lips_px) & ~inside(inner_lips_px)
+    pixels = image[lips] if lips.sum() >= 10 else image[inside(outer_lips_px) | inside(inner_lips_px)]
+    return np.median(pixels.astype(np.float64), axis=0) if len(pixels) else np.full(3, 128.0)
+
+
+def cavity_colour(image: np.ndarray, outer_lips_px: np.ndarray, inner_lips_px: np.ndarray) -> np.ndarray:
+    """(3,) float: the dark colour of a mouth's inside, from the photo's own lips."""
+    return CAVITY_LIGHTNESS * lip_colour(image, outer_lips_px, inner_lips_px)
+
+
+def mouth_patch(crop: np.ndarray, inner_lips_px: np.ndarray, cavity: np.ndarray) -> MouthPatch:
+    """The patch for a (S,S,3) crop whose (L,2) inner-lip loop is given in crop pixels, over a (3,) cavity colour."""
     low, high = inner_lips_px.min(axis=0), inner_lips_px.max(axis=0)
     width = max(high[0] - low[0], 1.0)
     height = max(high[1] - low[1], MIN_HEIGHT_RATIO * width)
@@ -45,7 +63,7 @@ def mouth_patch(crop: np.ndarray, inner_lips_px: np.ndarray) -> MouthPatch:
     cv2.fillPoly(inside, [np.round(lips_in_patch * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
     openness = float(np.clip(polygon_area(inner_lips_px) / (OPEN_AREA_RATIO * width ** 2), 0.0, 1.0))
     alpha = (cv2.GaussianBlur(inside, (0, 0), 1.5) * openness)[..., None]
-    cavity = np.asarray(MOUTH_COLOUR, np.float32)
+    cavity = np.asarray(cavity, np.float32)
     image = np.clip(np.rint(cavity * (1 - alpha) + photo * alpha), 0, 255).astype(np.uint8)
     return MouthPatch(image=image, region_low=region_low, region_size=size)
 

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from backend.face_topology import OUTER_LIP_LOOP, polygon_area
+from backend.mouth_interior import CAVITY_LIGHTNESS, lip_colour
 
 FACE_SIDES = (234, 454)
 LUMINANCE_WEIGHTS = np.array([0.299, 0.587, 0.114])
@@ -240,10 +241,10 @@ def photo_palette(image: np.ndarray, landmarks_px: np.ndarray, mouth_loop: np.nd
     the (20,) inner-lip loop indices."""
     points = np.asarray(landmarks_px, float)[:, :2]
     bright = _bright_face_colour(image, points)
-    lip = _lip_colour(image, points[list(OUTER_LIP_LOOP)], points[mouth_loop])
+    lip = lip_colour(image, points[list(OUTER_LIP_LOOP)], points[mouth_loop])
     # Teeth: as light as the photo's bright skin and sclera, with less of their colour.
     teeth = np.clip(_with_chroma(bright, luminance_scale=1.06, chroma_scale=0.5), 0.0, 248.0)
-    return MouthPalette(teeth=teeth, cavity=0.22 * lip, tongue=_with_chroma(lip, luminance_scale=0.6,
+    return MouthPalette(teeth=teeth, cavity=CAVITY_LIGHTNESS * lip, tongue=_with_chroma(lip, luminance_scale=0.6,
                                                                            chroma_scale=0.8))
 
 
@@ -457,18 +458,6 @@ def _bright_face_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     order = np.argsort(samples @ LUMINANCE_WEIGHTS, kind="stable")
     count = len(order)
     return samples[order[int(0.85 * count):int(0.98 * count)]].mean(axis=0)
-
-
-def _lip_colour(image: np.ndarray, outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
-    """(3,) median colour between the (N,2) outer lip contour and the (L,2) inner-lip loop."""
-    x0, y0, x1, y1 = _pixel_box(outer, image.shape, margin=1)
-    shape = (y1 - y0, x1 - x0)
-    lips = _polygon_coverage(outer - (x0, y0), shape) > 0.5
-    lips &= ~(_polygon_coverage(inner - (x0, y0), shape) > 0.0)
-    pixels = image[y0:y1, x0:x1][lips]
-    if len(pixels) < 10:
-        return _sample(image, outer).mean(axis=0)
-    return np.median(pixels.astype(np.float64), axis=0)
 
 
 def _with_chroma(colour: np.ndarray, luminance_scale: float, chroma_scale: float) -> np.ndarray:

@@ -2,7 +2,9 @@
 import numpy as np
 
 from backend.calibration import CROP_SIZE, base_uvs
-from backend.mouth_interior import MOUTH_COLOUR, PATCH_PX, mouth_patch, paint_mouth_patch, patch_uvs
+from backend.face_topology import OUTER_LIP_LOOP
+from backend.mouth_interior import (CAVITY_LIGHTNESS, PATCH_PX, cavity_colour, lip_colour, mouth_patch,
+                                    paint_mouth_patch, patch_uvs)
 
 
 def texel(texture, uv):
@@ -29,15 +31,23 @@ def test_the_patch_shows_the_open_mouth_of_the_photo(subject):
     patch = subject.mouth_patch
     centre = patch.image[PATCH_PX // 2 - 2:PATCH_PX // 2 + 2, PATCH_PX // 2 - 8:PATCH_PX // 2 + 8].mean(axis=(0, 1))
     assert centre.mean() > 120
-    assert tuple(patch.image[0, 0]) == MOUTH_COLOUR  # outside the lips: the cavity
+    lips = subject.photo_landmarks_px
+    cavity = cavity_colour(subject.photo_crop, lips[list(OUTER_LIP_LOOP), :2], lips[subject.topology.mouth_loop, :2])
+    assert np.abs(patch.image[0, 0].astype(float) - cavity).max() <= 1  # outside the lips: the cavity
+    assert cavity[0] > cavity[2]  # her lips' warm colour, darkened
     painted = paint_mouth_patch(subject.crop, patch)
-    lips_uv = patch_uvs(patch, subject.landmarks_px[subject.topology.mouth_loop, :2].mean(axis=0)[None], CROP_SIZE)
+    lips_uv = patch_uvs(patch, lips[subject.topology.mouth_loop, :2].mean(axis=0)[None], CROP_SIZE)  # as photographed
     assert np.abs(texel(painted, lips_uv[0]).astype(int) - centre).max() < 60
     assert (painted[:-PATCH_PX] == subject.crop[:-PATCH_PX]).all()  # nothing else is painted
 
 
-def test_a_closed_mouth_gives_the_cavity_colour():
+def test_a_closed_mouth_gives_the_cavity_colour_and_a_grey_photo_a_grey_one():
     crop = np.full((128, 128, 3), 200, np.uint8)
     closed_lips = np.column_stack([np.linspace(40, 80, 20), np.full(20, 64.0)])  # a flat line: no opening
-    patch = mouth_patch(crop, closed_lips)
-    assert (np.abs(patch.image.astype(int) - MOUTH_COLOUR).max(axis=2) <= 1).all()
+    outer = np.array([[36.0, 64.0], [60.0, 56.0], [84.0, 64.0], [60.0, 74.0]])
+    cavity = cavity_colour(crop, outer, closed_lips)
+    np.testing.assert_allclose(cavity, CAVITY_LIGHTNESS * 200)
+    np.testing.assert_allclose(lip_colour(crop, outer, closed_lips), 200)
+    patch = mouth_patch(crop, closed_lips, cavity)
+    assert (np.abs(patch.image.astype(int) - cavity).max(axis=2) <= 1).all()
+    assert (patch.image.max(axis=2) == patch.image.min(axis=2)).all()  # grey in, grey out
