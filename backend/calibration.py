@@ -15,10 +15,11 @@ from backend.action_units import (FACE_LEFT_SIDE, FACE_RIGHT_SIDE, INNER_BROW, O
                                    FaceFrame, build_action_unit_basis, face_frame)
 from backend.face_detection import FaceChoice, FaceFinder, LandmarkDetector, choose_face
 from backend.mouth_interior import MouthPatch, cavity_colour, mouth_patch, patch_uvs
+from backend.neutral_texture import neutral_texture
 from backend.photo_expression import PhotoExpression, read_and_remove_expression
 from backend.piecewise_warp import border_anchors, warp_piecewise_affine
-from backend.face_topology import (LANDMARK_COUNT, OUTER_LIP_LOOP, FaceTopology, backing_positions, face_normals_towards_camera,
-                                   face_topology)
+from backend.face_topology import (LANDMARK_COUNT, OUTER_LIP_LOOP, FaceTopology, backing_positions,
+                                   face_normals_towards_camera, face_topology, polygon_mask)
 
 CROP_SIZE = 512
 # Crop side as a multiple of the face's landmark extent: room for hair, ears and an opened jaw.
@@ -102,8 +103,8 @@ def calibrate(photo: np.ndarray, photo_name: str, photo_bytes: bytes, finder: Fa
     crop, landmarks_px = photo_crop, photo_landmarks_px
     if neutralise and expression.action_units:
         landmarks_px = crop_to_mesh.to_pixels(neutral_landmarks_m)
-        crop = close_lips(warp_crop(photo_crop, photo_landmarks_px, landmarks_px), landmarks_px,
-                          landmarks_px[photo_topology.mouth_loop, :2])
+        crop = neutral_texture(warp_crop(photo_crop, photo_landmarks_px, landmarks_px), landmarks_px,
+                               photo_topology.mouth_loop, expression)
     # 4. Mesh in metres, topology facing the camera, AU fields on the subject's own (neutral) face.
     landmarks_m = crop_to_mesh.to_metres(landmarks_px)
     topology = face_normals_towards_camera(photo_topology, landmarks_m)
@@ -125,29 +126,6 @@ def calibrate(photo: np.ndarray, photo_name: str, photo_bytes: bytes, finder: Fa
                    stable_landmarks=np.flatnonzero(mobility < STABLE_MOBILITY), mobility=mobility,
                    face_region=face_region, skin_region=skin_region, mouth_patch=patch, photo_expression=expression,
                    photo_crop=photo_crop, photo_landmarks_px=photo_landmarks_px, notes=notes)
-
-
-# Inside the lips, pixels this much lighter (teeth) or darker (mouth cavity) than the lips' median are not lip.
-NOT_LIP_LIGHTER, NOT_LIP_DARKER = 14.0, 30.0
-
-
-def close_lips(crop: np.ndarray, landmarks_px: np.ndarray, inner_lips_px: np.ndarray) -> np.ndarray:
-    """The crop with what still shows between the lips (teeth and cavity that the warp squeezed together) filled
-    from the lips around it, and a faint seam where the (L,2) inner lips meet: a closed mouth."""
-    size = crop.shape[0]
-    lips = polygon_mask(landmarks_px[list(OUTER_LIP_LOOP), :2], size)
-    lightness = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) * (100.0 / 255.0)
-    median = float(np.median(lightness[lips])) if lips.any() else 0.0
-    not_lip = lips & ((lightness > median + NOT_LIP_LIGHTER) | (lightness < median - NOT_LIP_DARKER))
-    not_lip |= polygon_mask(inner_lips_px, size)
-    if not not_lip.any():
-        return crop
-    fill = cv2.dilate(not_lip.astype(np.uint8), np.ones((3, 3), np.uint8)) & lips.astype(np.uint8)
-    filled = cv2.inpaint(crop, fill, 3, cv2.INPAINT_TELEA)
-    seam = np.zeros((size, size), np.float32)
-    cv2.polylines(seam, [np.round(inner_lips_px * 16).astype(np.int32)], True, 1.0, lineType=cv2.LINE_AA, shift=4)
-    shade = 1.0 - 0.3 * cv2.GaussianBlur(seam, (0, 0), 0.8)[..., None]
-    return np.clip(np.rint(filled * shade), 0, 255).astype(np.uint8)
 
 
 def warp_crop(crop: np.ndarray, from_px: np.ndarray, to_px: np.ndarray) -> np.ndarray:
@@ -237,13 +215,6 @@ def face_regions(topology: FaceTopology, landmarks_px: np.ndarray, size: int) ->
         holes |= polygon_mask(_grown(brow[cv2.convexHull(brow.astype(np.float32), returnPoints=False)[:, 0]], 1.3),
                               size)
     return face, face & ~holes
-
-
-def polygon_mask(points: np.ndarray, size: int) -> np.ndarray:
-    """(size,size) bool, True inside the polygon given by (N,2) pixel points."""
-    mask = np.zeros((size, size), np.uint8)
-    cv2.fillPoly(mask, [np.round(points * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
-    return mask.astype(bool)
 
 
 def _grown(points: np.ndarray, factor: float) -> np.ndarray:

@@ -12,6 +12,7 @@ import itertools
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 LANDMARK_COUNT = 468
@@ -203,3 +204,10 @@ def polygon_area(points: np.ndarray) -> float:
     """Area of a simple polygon given by (N,2) points (shoelace)."""
     x, y = points[:, 0], points[:, 1]
     return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def polygon_mask(points: np.ndarray, size: int) -> np.ndarray:
+    """(size,size) bool, True inside the polygon given by (N,2) pixel points."""
+    mask = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(mask, [np.round(points * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+    return mask.astype(bool)

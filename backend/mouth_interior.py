@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from backend.face_topology import polygon_area
+from backend.face_topology import polygon_area, polygon_mask
 
 # The cavity is the lips' own colour this dark (a mouth's inside is lit through the lips).
 CAVITY_LIGHTNESS = 0.22
@@ -31,13 +31,11 @@ class MouthPatch:
 
 
 def lip_colour(image: np.ndarray, outer_lips_px: np.ndarray, inner_lips_px: np.ndarray) -> np.ndarray:
-    """(3,) float median colour of the lips: between the (N,2) outer lip line and the (L,2) inner-lip loop."""
-    def inside(points):
-        mask = np.zeros(image.shape[:2], np.uint8)
-        cv2.fillPoly(mask, [np.round(points * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
-        return mask.astype(bool)
-    lips = inside(outer_lips_px) & ~inside(inner_lips_px)
-    pixels = image[lips] if lips.sum() >= 10 else image[inside(outer_lips_px) | inside(inner_lips_px)]
+    """(3,) float median colour of the lips of a square (S,S,3) image: between the (N,2) outer lip line and the
+    (L,2) inner-lip loop."""
+    outer, inner = polygon_mask(outer_lips_px, image.shape[0]), polygon_mask(inner_lips_px, image.shape[0])
+    lips = outer & ~inner
+    pixels = image[lips] if lips.sum() >= 10 else image[outer | inner]
     return np.median(pixels.astype(np.float64), axis=0) if len(pixels) else np.full(3, 128.0)
 
 

@@ -22,6 +22,8 @@ from backend.mouth_interior import CAVITY_LIGHTNESS, lip_colour
 FACE_SIDES = (234, 454)
 LUMINANCE_WEIGHTS = np.array([0.299, 0.587, 0.114])
 
+# The photo's own opening is used as teeth only where its brightest rows are this much lighter than its lips.
+TEETH_MIN_CONTRAST = 25.0
 # Interior fully drawn once this fraction of the opening is new (below 5 % nothing is drawn).
 NEW_FRACTION_RANGE = (0.05, 0.35)
 MAX_OPACITY = 0.97
@@ -194,7 +196,8 @@ def cut_photo_teeth(photo: np.ndarray, photo_landmarks_px: np.ndarray, mouth_loo
     photo: (S,S,3) uint8 crop as photographed; photo_landmarks_px: (468,2|3) its landmarks (crop pixels);
     mouth_loop: (20,). The split is the darkest row band between the two rows of teeth in the middle of the
     mouth, or a little over halfway down where the rows meet. None when the photo's mouth is closed (opening
-    below min_openness of its width).
+    below min_openness of its width) or shows no teeth (nothing in it clearly lighter than the lips: parted lips
+    over a dark mouth, which drawn teeth show better).
     """
     lips = np.asarray(photo_landmarks_px, float)[mouth_loop, :2]
     frame = mouth_frame(lips)
@@ -207,7 +210,12 @@ def cut_photo_teeth(photo: np.ndarray, photo_landmarks_px: np.ndarray, mouth_loo
     below_hang = np.arange(tallest) + 0.5
     upper_v = hang + below_hang[:, None]
     upper_rgb, upper_inside = _cut_half(photo, frame, u, upper_v, upper=True)
-    split = _split_depth(_row_luminance(upper_rgb, upper_inside, frame, u))
+    profile = _row_luminance(upper_rgb, upper_inside, frame, u)
+    lips_luminance = float(lip_colour(photo, np.asarray(photo_landmarks_px, float)[list(OUTER_LIP_LOOP), :2], lips)
+                           @ LUMINANCE_WEIGHTS)
+    if profile.max() < lips_luminance + TEETH_MIN_CONTRAST:
+        return None
+    split = _split_depth(profile)
     upper_alpha = upper_inside * (1.0 - _smoothstep(split - PHOTO_SPLIT_FADE, split + PHOTO_SPLIT_FADE,
                                                     upper_v - hang))
     lower_v = stand - below_hang[::-1, None]

@@ -258,3 +258,12 @@ def test_drawing_is_quick(subject, closed_and_opened, with_photo_teeth):
     for _ in range(5):
         draw()
     assert (time.perf_counter() - start) / 5 < 0.05  # about 3 ms here; generous for a loaded test machine
+
+
+def test_parted_lips_over_a_dark_mouth_are_not_taken_for_teeth(subject):
+    """A photo whose lips part a little over a dark mouth (no teeth showing): drawn teeth, not its darkness."""
+    photo = subject.photo_crop.copy()
+    lips = subject.photo_landmarks_px[subject.topology.mouth_loop, :2]
+    photo[polygon_mask(lips, photo.shape[0])] = (20, 12, 12)
+    assert cut_photo_teeth(photo, subject.photo_landmarks_px, subject.topology.mouth_loop) is None
+    assert cut_photo_teeth(subject.photo_crop, subject.photo_landmarks_px, subject.topology.mouth_loop) is not None
