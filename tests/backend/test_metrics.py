@@ -64,6 +64,13 @@ def test_identical_images_score_perfectly(astronaut):
     assert psnr(astronaut, astronaut.copy()) == PSNR_CAP_DB
 
 
+def test_ssim_is_scikit_images_number(astronaut, noisy):
+    from skimage.metrics import structural_similarity
+    for other in (noisy, np.ascontiguousarray(astronaut[::-1]), np.zeros_like(astronaut)):
+        expected = structural_similarity(astronaut, other, channel_axis=-1, data_range=255)
+        assert ssim(astronaut, other) == pytest.approx(expected, abs=1e-4)
+
+
 def test_noise_lowers_ssim_and_psnr(astronaut, noisy):
     assert ssim(astronaut, noisy) < 0.9
     assert 20 < psnr(astronaut, noisy) < 35
