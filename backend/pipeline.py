@@ -445,8 +445,8 @@ def contact_sheet(images: list[np.ndarray], labels: list[tuple[str, str]] | None
     for index, image in enumerate(images):
         cell = np.full((tile + label_height, tile, 3), 255, np.uint8)
         cell[:tile] = cv2.resize(image, (tile, tile), interpolation=cv2.INTER_AREA)
-        for line, (text, scale, grey) in enumerate(zip(labels[index] if labels else (), (0.5, 0.42), (0, 90))):
-            cv2.putText(cell, text[:34], (4, tile + 16 + 18 * line), cv2.FONT_HERSHEY_SIMPLEX, scale,
+        for line, (text, scale, grey) in enumerate(zip(labels[index] if labels else (), (0.5, 0.36), (0, 90))):
+            cv2.putText(cell, text[:int(16 / scale)], (4, tile + 16 + 18 * line), cv2.FONT_HERSHEY_SIMPLEX, scale,
                         (grey, grey, grey), 1, cv2.LINE_AA)
         tiles.append(cell)
     tiles += [np.full_like(tiles[0], 255)] * (-len(tiles) % columns)
