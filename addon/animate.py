@@ -15,7 +15,7 @@ import bpy
 
 from .core.errors import PromptFaceError
 from .core.expression_set import read_expression_set
-from .core.prompt_grammar import expression_name, parse_prompt
+from .core.prompt_grammar import AS_PHOTOGRAPHED_NAME, parse_prompt, prompt_expression_names
 from .core.schedule import parse_schedule
 from .scene.build import build_face
 from .scene.face_object import SET_PATH_PROPERTY, face_prompts
@@ -38,6 +38,7 @@ class AnimateRequest:
     fps: int = 30
     editor: str = "warp"
     reconstructor: str = "landmarks"
+    keep_photo_expression: bool = False  # keep the photo's own expression in the neutral (default: removed)
     preview: bool = True
     preview_size: int = 256
     preview_fps: int = 10
@@ -72,14 +73,12 @@ def check_request(request: AnimateRequest) -> list:
     return parse_schedule(request.schedule) if request.schedule else None
 
 
-def planned_expressions(prompts: list[str]) -> dict[str, str]:
-    """{expression name: prompt} as the backend will name them (same shared naming rule)."""
-    taken, names = {"neutral", "base"}, {}
-    for prompt in prompts:
-        name = expression_name(prompt, taken)
-        taken.add(name)
-        names[name] = prompt
-    return names
+def planned_expressions(prompts: list[str], photo_expression: bool = True) -> dict[str, str]:
+    """{expression name: prompt} as the backend will name them (the shared naming rule), with the photo as taken
+    when its expression is to be removed (a schedule may name it; a photo with no expression of its own has none,
+    which the schedule then reports)."""
+    planned = {AS_PHOTOGRAPHED_NAME: "as photographed"} if photo_expression else {}
+    return {**planned, **dict(zip(prompt_expression_names(prompts), prompts))}
 
 
 def default_schedule(names: list[str]) -> str:
@@ -93,7 +92,7 @@ def animate(request: AnimateRequest, progress: Progress | None = None) -> Animat
     entries = check_request(request)
     prompts = list(request.prompts)
     if entries is not None:
-        prompts += missing_targets(entries, planned_expressions(prompts))
+        prompts += missing_targets(entries, planned_expressions(prompts, not request.keep_photo_expression))
     out_dir = Path(request.out_dir).resolve()  # Blender resolves relative image paths against its own folder
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
@@ -102,6 +101,7 @@ def animate(request: AnimateRequest, progress: Progress | None = None) -> Animat
         start = time.perf_counter()
         generate_locally(prompts, work / "expressions", photo=request.photo, sample=request.sample,
                          editor=request.editor, reconstructor=request.reconstructor,
+                         keep_photo_expression=request.keep_photo_expression,
                          progress=lambda f, message: report(0.6 * f, message))
         seconds["pipeline"] = time.perf_counter() - start
         expression_set = read_expression_set(work / "expressions")

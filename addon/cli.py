@@ -21,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     animate.add_argument("--fps", type=int, default=30)
     animate.add_argument("--editor", default="warp")
     animate.add_argument("--reconstructor", default="landmarks")
+    animate.add_argument("--keep-photo-expression", action="store_true",
+                         help="keep the photo's own expression in the neutral (by default it is removed and the photo "
+                              "as taken becomes the shape key 'as_photographed')")
     animate.add_argument("--no-preview", action="store_true", help="skip the Cycles preview")
     animate.add_argument("--preview-size", type=int, default=256)
     animate.add_argument("--preview-fps", type=int, default=10)
@@ -86,7 +89,8 @@ def _animate(args) -> int:
         photo, prompts = Path(args.inputs[0]), args.inputs[1:]
     request = AnimateRequest(prompts=prompts, out_dir=args.out, photo=photo, sample=args.sample,
                              schedule=args.schedule, fps=args.fps, editor=args.editor,
-                             reconstructor=args.reconstructor, preview=not args.no_preview,
+                             reconstructor=args.reconstructor, keep_photo_expression=args.keep_photo_expression,
+                             preview=not args.no_preview,
                              preview_size=args.preview_size, preview_fps=args.preview_fps,
                              preview_samples=args.preview_samples, overwrite=args.overwrite)
     result = animate(request, progress=_print_progress)

@@ -13,7 +13,7 @@ import numpy as np
 
 from addon.core.errors import PromptFaceError
 from addon.core.expression_set import ExpressionData, ExpressionSetBuilder
-from addon.core.prompt_grammar import expression_name, parse_prompt
+from addon.core.prompt_grammar import AS_PHOTOGRAPHED_NAME, parse_prompt, prompt_expression_names
 from addon.core.self_check import mismatch_warning, reading_label
 from backend.calibration import CROP_SIZE, Subject, calibrate
 from backend.editors.editing import EditedPhoto, EditRequest
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
     from backend.editors.diffedit import DiffEditSettings
 
 MAX_PROMPTS = 32
-# The expression holding the photo as taken, when calibration removed its own expression from the neutral.
-AS_PHOTOGRAPHED = "as_photographed"
 EDITORS = ("warp", "diffedit")
 RECONSTRUCTORS = ("landmarks", "deca")
 DIFFEDIT_NOT_CONFIGURED = ("the diffedit editor is not loaded here: it needs a Stable Diffusion model (a GPU is "
@@ -177,15 +175,6 @@ def check_prompts(prompts: list[str]) -> None:
         parse_prompt(prompt)
 
 
-def expression_names(prompts: list[str]) -> list[str]:
-    """The file-safe expression name each prompt gets in the set, in order (unique, never neutral/base)."""
-    taken, names = {"neutral", "base", AS_PHOTOGRAPHED}, []
-    for prompt in prompts:
-        names.append(expression_name(prompt, taken))
-        taken.add(names[-1])
-    return names
-
-
 class JobCancelled(PromptFaceError):
     """The caller asked to stop; out_dir was not written."""
 
@@ -235,7 +224,7 @@ def _as_photographed(calibrated: CalibratedSubject, engines: Engines, options: P
     intent = ExpressionIntent(prompt=None, action_units=dict(units), emotions=None)
     edit = EditedPhoto(image=subject.photo_crop, landmarks_px=subject.photo_landmarks_px,
                        full_prompt=f"the photo as taken; its own expression read as {action_unit_text(units)}")
-    return _expression(calibrated, AS_PHOTOGRAPHED, EditRequest("as photographed", intent), edit, {}, engines,
+    return _expression(calibrated, AS_PHOTOGRAPHED_NAME, EditRequest("as photographed", intent), edit, {}, engines,
                        options)
 
 
@@ -283,7 +272,7 @@ def generate_expressions(calibrated: CalibratedSubject, prompts: list[str], out_
     builder = ExpressionSetBuilder(out_dir, **set_header(calibrated, options, engines), overwrite=overwrite,
                                    staging_dir=partial_dir)
     results = _calibrated_expressions(calibrated)
-    work = list(zip(expression_names(prompts), prompts))
+    work = list(zip(prompt_expression_names(prompts), prompts))
     edited: dict[int, tuple] = {}
     try:
         builder.begin(*[result.data for result in results])  # the neutral and the photo as taken, together
@@ -417,7 +406,7 @@ def set_header(calibrated: CalibratedSubject, options: PipelineOptions, loaded: 
                       "photo_expression": {"action_units": subject.photo_expression.action_units,
                                            "measures": subject.photo_expression.measures,
                                            "removed_from_neutral": subject.neutralised,
-                                           "expression": AS_PHOTOGRAPHED if subject.neutralised else None}}
+                                           "expression": AS_PHOTOGRAPHED_NAME if subject.neutralised else None}}
     editor, reconstructor = loaded.editor_for(options.editor), loaded.reconstructor_for(options.reconstructor)
     engines = {"editor": {"name": editor.name, "version": editor.version, "settings": editor.settings()},
                "reconstructor": {"name": reconstructor.name, "version": reconstructor.version,

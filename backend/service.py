@@ -33,13 +33,13 @@ from PIL import Image, UnidentifiedImageError
 
 from addon.core.errors import PromptFaceError
 from addon.core.expression_set import MANIFEST_FILE, manifest_file_names, zip_expression_set
+from addon.core.prompt_grammar import prompt_expression_names
 from addon.core.protocol import (API_VERSION, ERROR_STATUS, EngineInfo, EngineList,
                                  ExpressionProgress, Health, JobInfo, JobRequest, SubjectInfo)
 from backend.errors import InputImageError
 from backend.job_store import JobRow, JobStore, SubjectRow, now
 from backend.pipeline import (EDITORS, RECONSTRUCTORS, CalibratedSubject, Engines, JobCancelled,
-                              PipelineOptions, calibrate_subject, check_engines, check_prompts, expression_names,
-                              generate_expressions)
+                              PipelineOptions, calibrate_subject, check_engines, check_prompts, generate_expressions)
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ class Service:
                                                  f"queues (--queue-depth {self.settings.queue_depth}); try again "
                                                  "later", retry_after=self._retry_after())
             job_id = uuid.uuid4().hex
-            names = expression_names(request.prompts)
+            names = prompt_expression_names(request.prompts)
             store.add_job(JobRow(
                 job_id=job_id, subject_id=request.subject_id, status="queued", message="waiting in the queue",
                 request={"subject_id": request.subject_id, "prompts": list(request.prompts),

@@ -103,6 +103,23 @@ def expression_name(prompt: str, taken: set[str] | frozenset[str] = frozenset())
     return _unique_name(base, taken)
 
 
+# The names a set gives what calibration makes: the neutral, and the photo as taken when its own expression was
+# removed from the neutral. Prompts never get them ("base" would make NAME.obj overwrite base.obj).
+NEUTRAL_NAME = "neutral"
+AS_PHOTOGRAPHED_NAME = "as_photographed"
+RESERVED_EXPRESSION_NAMES = frozenset({NEUTRAL_NAME, AS_PHOTOGRAPHED_NAME, "base"})
+
+
+def prompt_expression_names(prompts: list[str]) -> list[str]:
+    """The file-safe expression name each prompt gets in a set, in order: unique, never a reserved name. Both the
+    backend (naming the set) and the add-on (planning a schedule before the set exists) use this one rule."""
+    taken, names = set(RESERVED_EXPRESSION_NAMES), []
+    for prompt in prompts:
+        names.append(expression_name(prompt, taken))
+        taken.add(names[-1])
+    return names
+
+
 # --- checks and small helpers -------------------------------------------------------------------
 
 

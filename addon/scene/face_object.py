@@ -8,6 +8,7 @@ import numpy as np
 from ..core.coordinates import expression_set_to_blender
 from ..core.expression_set import ExpressionSet
 from ..core.obj_mesh import Mesh
+from ..core.prompt_grammar import NEUTRAL_NAME
 from ..core.self_check import agrees, reading_label
 
 # Custom properties on the face object, so later steps (append, export) find what built it.
@@ -15,7 +16,6 @@ SET_PATH_PROPERTY = "promptface_expression_set"
 PROMPTS_PROPERTY = "promptface_prompts"
 # {expression name: {"label": the self-check's label, "disagrees": 0 or 1}} for the panel.
 SELF_CHECK_PROPERTY = "promptface_self_check"
-NEUTRAL_NAME = "neutral"
 
 
 def build_face_object(expression_set: ExpressionSet, name: str = "PromptFace",

@@ -37,12 +37,13 @@ def backend_command() -> list[str]:
 
 
 def generate_locally(prompts: list[str], out_dir: Path, *, photo: Path | None = None, sample: str | None = None,
-                     editor: str = "warp", reconstructor: str = "landmarks",
+                     editor: str = "warp", reconstructor: str = "landmarks", keep_photo_expression: bool = False,
                      progress: Callable[[float, str], None] | None = None) -> dict:
     """Run the backend's generate command; returns its JSON summary. Raises PromptFaceError on failure."""
     source = ["--sample", sample] if sample else [str(photo)]
     command = [*backend_command(), "generate", *source, *prompts, "--out", str(out_dir), "--json",
-               "--editor", editor, "--reconstructor", reconstructor]
+               "--editor", editor, "--reconstructor", reconstructor,
+               *(["--keep-photo-expression"] if keep_photo_expression else [])]
     errors, tail = [], deque(maxlen=20)
     # stdout goes to a file: reading stderr line by line must not block on a full stdout pipe.
     with tempfile.TemporaryFile(mode="w+") as stdout:

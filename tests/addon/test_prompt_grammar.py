@@ -305,3 +305,9 @@ def test_numbered_name_stays_within_the_limit():
     base = expression_name("x" * 60)
     name = expression_name("x" * 60, {base})
     assert name == "x" * (MAX_NAME_CHARS - 2) + "_2"
+
+
+def test_prompts_never_take_the_names_calibration_gives():
+    from addon.core.prompt_grammar import prompt_expression_names
+    assert prompt_expression_names(["as photographed", "neutral", "happy", "happy", "base"]) == [
+        "as_photographed_2", "neutral_2", "happy", "happy_2", "base_2"]
