@@ -20,6 +20,12 @@ ESTIMATED_ACTION_UNITS = ("AU1", "AU2", "AU4", "AU5", "AU6", "AU7", "AU10", "AU1
                           "AU25", "AU26", "AU43")
 # Intensities below this are reported as 0: within what identity alone produces.
 MIN_REPORTED_INTENSITY = 0.1
+# Above this lip gap (face widths) the mouth is wide open, and raised brows and widened eyes in the upper part of
+# their bands are read as the surprise (or fear) that opens a mouth so (FACS: AU1+AU2+AU5 with AU26/27), not as
+# identity: their bands shrink to JOINT_BAND_SCALE.
+OPEN_MOUTH_GAP = 0.06
+JOINT_MEASURES = ("inner_brow_height", "outer_brow_height", "eye_opening")
+JOINT_BAND_SCALE = 0.4
 # A photo's expression may exceed what a prompt asks for (a laugh): its removal goes this far.
 MAX_REMOVED_INTENSITY = 2.5
 # Read-and-remove passes (see read_and_remove_expression).
@@ -54,6 +60,7 @@ MEASURES = (
     Measure("brow_gap", 0.209, 0.030),
     Measure("upper_lip_to_nose", 0.106, 0.025),  # wider: a short upper lip is common (the sample: 0.083)
 )
+MEASURE_NAMES = tuple(measure.name for measure in MEASURES)
 
 UPPER_LIP_INNER, LOWER_LIP_INNER, UPPER_LIP_TOP, NOSE_BASE = 13, 14, 0, 2
 MOUTH_CORNERS = (61, 291)
@@ -100,6 +107,8 @@ def estimate_photo_expression(landmarks_m: np.ndarray, frame: FaceFrame, basis: 
     values = expression_measures(points)
     neutral = np.array([measure.neutral for measure in MEASURES])
     tolerance = np.array([measure.tolerance for measure in MEASURES])
+    if values[MEASURE_NAMES.index("lip_gap")] > OPEN_MOUTH_GAP:
+        tolerance = tolerance * np.array([JOINT_BAND_SCALE if m.name in JOINT_MEASURES else 1.0 for m in MEASURES])
     offset = values - neutral
     # Outside its band a measure is taken back to the band's centre (a smile at the band's edge still smiles).
     excess = np.where(np.abs(offset) > tolerance, offset, 0.0)
