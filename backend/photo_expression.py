@@ -44,20 +44,21 @@ class Measure:
 
 # Measured on seven neutral photos of different people (three posed-expression database subjects' neutral frames,
 # four single neutral portraits, grey and colour, one with lips slightly parted): the band is centred on their mean
-# and reaches a little past the farthest of them. Posed expressions of the same people, for comparison:
+# and reaches about a quarter of its half-width past the farthest of them (a neutral face must not read as an
+# expression for being at the edge of what seven people showed). Posed expressions of the same people, for comparison:
 #   lip_gap 0.004..0.023 (smiles with teeth 0.10..0.14, open-mouthed surprise 0.10..0.25)
 #   corner_lift -0.018..-0.005 (smiles +0.04..+0.06)       mouth_width 0.32..0.40 (smiles 0.48..0.52)
 #   inner_brow_height 0.138..0.180 (surprise 0.17..0.19)    outer_brow_height 0.077..0.118 (surprise 0.115..0.127)
-#   eye_opening 0.059..0.079 (surprise 0.079..0.092, smiles 0.049..0.063)   brow_gap 0.184..0.237
+#   eye_opening 0.059..0.080 (surprise 0.079..0.092, smiles 0.049..0.063)   brow_gap 0.184..0.237
 #   upper_lip_to_nose 0.096..0.114 (smiles 0.067..0.080)
 MEASURES = (
     Measure("lip_gap", 0.014, 0.012),
     Measure("corner_lift", -0.011, 0.010),
-    Measure("mouth_width", 0.352, 0.050),
-    Measure("inner_brow_height", 0.157, 0.025),
-    Measure("outer_brow_height", 0.098, 0.022),
-    Measure("eye_opening", 0.068, 0.012),
-    Measure("brow_gap", 0.209, 0.030),
+    Measure("mouth_width", 0.352, 0.060),
+    Measure("inner_brow_height", 0.157, 0.030),
+    Measure("outer_brow_height", 0.098, 0.026),
+    Measure("eye_opening", 0.068, 0.016),
+    Measure("brow_gap", 0.209, 0.035),
     Measure("upper_lip_to_nose", 0.106, 0.025),  # wider: a short upper lip is common (the sample: 0.083)
 )
 MEASURE_NAMES = tuple(measure.name for measure in MEASURES)

@@ -190,7 +190,7 @@ def interior_opacity(neutral_lips: np.ndarray, moved_lips: np.ndarray) -> float:
 
 
 def cut_photo_teeth(photo: np.ndarray, photo_landmarks_px: np.ndarray, mouth_loop: np.ndarray,
-                    min_openness: float = 0.06) -> PhotoTeeth | None:
+                    min_openness: float = 0.1) -> PhotoTeeth | None:
     """The photo's own mouth opening, split into upper and lower teeth, for `draw_mouth_interior(photo_teeth=...)`.
 
     photo: (S,S,3) uint8 crop as photographed; photo_landmarks_px: (468,2|3) its landmarks (crop pixels);
