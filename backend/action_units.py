@@ -136,7 +136,7 @@ MAX_INTENSITY = 1.5
 # brows and lids, which FaceMesh smooths), so those two follow EMFACS at full intensity.
 EMOTION_PROTOTYPES: dict[str, dict[str, float]] = {
     "neutral": {},
-    "happy": {"AU6": 1.0, "AU10": 0.6, "AU12": 1.1, "AU25": 0.7, "AU26": 0.1},
+    "happy": {"AU6": 1.0, "AU10": 0.3, "AU12": 1.1, "AU25": 0.8, "AU26": 0.15},
     "sad": {"AU1": 1.0, "AU4": 0.6, "AU15": 1.0, "AU17": 0.6, "AU43": 0.15},
     "surprised": {"AU1": 1.0, "AU2": 1.0, "AU5": 1.0, "AU25": 0.6, "AU26": 0.9},
     "afraid": {"AU1": 1.0, "AU2": 0.5, "AU4": 0.7, "AU5": 1.0, "AU7": 0.2, "AU20": 1.0, "AU25": 0.8, "AU26": 0.3},

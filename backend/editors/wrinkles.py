@@ -26,6 +26,8 @@ OUTER_EYE_CORNER = (33, 263)
 NOSE_WING_SIDE = (129, 358)
 LIP_CORNER = (61, 291)
 LOWER_LIP_BOTTOM, BELOW_LOWER_LIP, CHIN_BOTTOM = 17, 18, 152
+# The apple of each cheek (subject's right, left): where a cheek raiser (AU6) bunches the skin up.
+CHEEK_APPLE = (50, 280)
 # Cheeks and nose: where the skin colour is sampled.
 SKIN_SAMPLES = (50, 280, 101, 330, 118, 347, 36, 266, 195, 5)
 
@@ -111,7 +113,8 @@ def shade_wrinkles(image: np.ndarray, landmarks_px: np.ndarray, action_units: di
     axes = face_axes(points)
     creases = face_creases(points, axes, action_units)
     dimple_strength = side_intensities(action_units, "AU17")
-    if not creases and not dimple_strength.any():
+    cheek_strength = side_intensities(action_units, "AU6")
+    if not creases and not dimple_strength.any() and not cheek_strength.any():
         return image.copy()
     # Everything is worked out in the box the creases (and their soft shadows) reach.
     outline = [_crease_reach_box(crease, axes) for crease in creases]
@@ -119,6 +122,10 @@ def shade_wrinkles(image: np.ndarray, landmarks_px: np.ndarray, action_units: di
         reach = np.array([0.13, 0.09]) * axes.width
         outline.append(_pixel_box(np.array([_chin_centre(points) - reach, _chin_centre(points) + reach]),
                                   (10 ** 9, 10 ** 9), 0.0))
+    if cheek_strength.any():
+        reach = CHEEK_REACH * axes.width
+        apples = points[list(CHEEK_APPLE)]
+        outline.append(_pixel_box(np.concatenate([apples - reach, apples + reach]), (10 ** 9, 10 ** 9), 0.0))
     x0, y0 = max(min(box[0] for box in outline), 0), max(min(box[1] for box in outline), 0)
     x1 = min(max(box[2] for box in outline), image.shape[1])
     y1 = min(max(box[3] for box in outline), image.shape[0])
@@ -130,6 +137,8 @@ def shade_wrinkles(image: np.ndarray, landmarks_px: np.ndarray, action_units: di
     darkening, lightening = _crease_fields(creases, origin, region.shape[:2], axes)
     if dimple_strength.any():
         _add_chin_dimpling(darkening, lightening, points, origin, axes, dimple_strength)
+    if cheek_strength.any():
+        _add_cheek_raise(darkening, lightening, points, origin, axes, cheek_strength)
     inside = (_face_oval_weight(points - origin, region.shape[:2], axes)
               * _skin_likeness(region, _skin_colour(image, points)))
     factor = 1.0 + (np.minimum(lightening, MAX_LIGHTENING) - np.minimum(darkening, MAX_DARKENING)) * inside
@@ -239,7 +248,8 @@ def nasolabial_folds(points: np.ndarray, axes: FaceAxes, raiser: SideIntensities
         control = axes.point(0.5 * (start + end), 0.03 * outward, -0.005)
         line = _bezier(start, control, end, 40)
         intensity = [units.left if side else units.right for units in (raiser, lip_raiser, nose_wrinkler)]
-        combined = intensity[0] + 0.7 * intensity[1] + 0.5 * intensity[2]
+        # A smile's folds are softer than a sneer's (AU10, AU9 pull the skin up into a sharp crease).
+        combined = 0.6 * intensity[0] + 0.7 * intensity[1] + 0.5 * intensity[2]
         # Deepest beside the nose wing and the upper lip, fading out below the corner.
         t = np.linspace(0.0, 1.0, len(line))
         profile = np.clip(t / 0.12, 0, 1) ** 0.7 * (1.0 - _smoothstep(0.55, 1.0, t)) * (0.7 + 0.3 * np.cos(np.pi * t))
@@ -386,6 +396,28 @@ def _add_chin_dimpling(darkening: np.ndarray, lightening: np.ndarray, points: np
     shift = 0.004 * axes.width * axes.down
     darkening += 0.06 * _blurred_points(pits - shift - origin, weight, sigma, darkening.shape)
     lightening += 0.035 * _blurred_points(pits + shift - origin, weight, sigma, darkening.shape)
+
+
+# A raised cheek: a soft highlight on its apple and a shadow below and outside it (face widths; depths at full
+# strength). CHEEK_REACH bounds the box both reach.
+CHEEK_SIGMA, CHEEK_LIGHT, CHEEK_SHADOW, CHEEK_SHADOW_OFFSET, CHEEK_REACH = 0.045, 0.09, 0.07, (0.035, 0.07), 0.2
+
+
+def _add_cheek_raise(darkening: np.ndarray, lightening: np.ndarray, points: np.ndarray, origin: np.ndarray,
+                     axes: FaceAxes, cheek_raiser: SideIntensities) -> None:
+    """Add the bunched, raised cheeks of AU6 to the (H,W) fields of the region at `origin`, in place: the apple
+    catches light, the hollow below and outside it falls into shadow. points: (468,2) image pixels."""
+    for side, outward in ((0, -1.0), (1, 1.0)):
+        depth = crease_depth(cheek_raiser.left if side else cheek_raiser.right)
+        if depth <= 0:
+            continue
+        apple = points[CHEEK_APPLE[side]]
+        below = axes.point(apple, outward * CHEEK_SHADOW_OFFSET[0], CHEEK_SHADOW_OFFSET[1])
+        sigma = CHEEK_SIGMA * axes.width
+        lightening += CHEEK_LIGHT * _blurred_points((apple - origin)[None], np.array([depth]), sigma,
+                                                    lightening.shape)
+        darkening += CHEEK_SHADOW * _blurred_points((below - origin)[None], np.array([depth]), sigma,
+                                                    darkening.shape)
 
 
 def _chin_centre(points: np.ndarray) -> np.ndarray:

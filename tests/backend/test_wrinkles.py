@@ -88,3 +88,16 @@ def test_shading_stays_inside_the_face(subject, face):
     changed = (shade_wrinkles(crop, landmarks, units) != crop).any(axis=2)
     assert changed.sum() > 1000
     assert not (changed & ~subject.face_region).any()
+
+
+def test_a_cheek_raiser_lights_the_apple_of_the_cheek_and_shades_below_it(face):
+    crop, landmarks, width, _, cheeks = face
+    raised = _luminance(shade_wrinkles(crop, landmarks, {"AU6": 1.0})) - _luminance(crop)
+    below = np.zeros_like(cheeks)
+    for apple, outward in ((CHEEKS[0], -1.0), (CHEEKS[1], 1.0)):
+        centre = landmarks[apple, :2] + width * np.array([0.035 * outward, 0.07])
+        below |= _disc(cheeks.shape, centre, 0.03 * width)
+    assert raised[cheeks].mean() > 1.0 and raised[below].mean() < raised[cheeks].mean() - 1.0
+    grey = np.repeat(np.rint(_luminance(crop)).astype(np.uint8)[..., None], 3, axis=2)
+    shaded = shade_wrinkles(grey, landmarks, {"AU6": 1.0})
+    assert (shaded.max(axis=2) == shaded.min(axis=2)).all()  # grey stays grey
