@@ -31,6 +31,8 @@ CHIN = [152, 175, 199, 200, 18, 148, 377, 176, 400]
 JAW_LOWER = ([150, 136], [379, 365])
 JAW_ANGLE = ([172], [397])
 GLABELLA = [9, 8]
+# The top of the nose bridge: the brows' raisers leave it where it is (a zero-offset control pins the blend there).
+NOSE_BRIDGE_TOP = [168, 6]
 # Landmarks that define the face frame.
 FACE_RIGHT_SIDE, FACE_LEFT_SIDE, FOREHEAD_TOP, CHIN_BOTTOM = 234, 454, 10, 152
 # Width (face-width units) of the blend between the two halves for one-sided variants.
@@ -93,7 +95,8 @@ def _jaw(scale: float) -> tuple[Control, ...]:
 # calibration gave AU12 ≈ 2.1 for happy, AU25 ≈ 1.7–4.8 for open mouths, AU1/AU2 ≈ 0.7/0.55 for surprise: the lip,
 # mouth and jaw amplitudes below were raised by those factors, the brows lowered to match.
 ACTION_UNIT_SPECS: dict[str, ActionUnitSpec] = {
-    "AU1": ActionUnitSpec(_pair(INNER_BROW, (0.004, 0.042, 0.0)), radius=0.07),
+    "AU1": ActionUnitSpec((*_pair(INNER_BROW, (0.004, 0.042, 0.0)), _centre(NOSE_BRIDGE_TOP, (0.0, 0.0, 0.0))),
+                          radius=0.07),
     "AU2": ActionUnitSpec(_pair(OUTER_BROW, (0.006, 0.034, 0.0)), radius=0.07),
     "AU4": ActionUnitSpec((*_pair(INNER_BROW, (-0.030, -0.034, 0.005)), *_pair(OUTER_BROW, (-0.004, -0.014, 0.0)),
                            _centre(GLABELLA, (0.0, -0.012, 0.0))), radius=0.05),

@@ -20,9 +20,11 @@ ESTIMATED_ACTION_UNITS = ("AU1", "AU2", "AU4", "AU5", "AU6", "AU7", "AU10", "AU1
                           "AU25", "AU26", "AU43")
 # Intensities below this are reported as 0: within what identity alone produces.
 MIN_REPORTED_INTENSITY = 0.1
-# Above this lip gap (face widths) the mouth is wide open, and raised brows and widened eyes in the upper part of
-# their bands are read as the surprise (or fear) that opens a mouth so (FACS: AU1+AU2+AU5 with AU26/27), not as
-# identity: their bands shrink to JOINT_BAND_SCALE.
+# Above this lip gap (face widths), with a mouth no wider than a neutral one, the mouth is dropped open, and raised
+# brows and widened eyes in the upper part of their bands are read as the surprise (or fear) that opens a mouth so
+# (FACS: AU1+AU2+AU5 with AU26/27), not as identity: their bands shrink to JOINT_BAND_SCALE. (A smile parts the
+# lips too, and widens the mouth, and leaves the brows alone; the corners' height says little here, since a dropped
+# jaw lowers the lip line they are measured from.)
 OPEN_MOUTH_GAP = 0.06
 JOINT_MEASURES = ("inner_brow_height", "outer_brow_height", "eye_opening")
 JOINT_BAND_SCALE = 0.4
@@ -108,7 +110,9 @@ def estimate_photo_expression(landmarks_m: np.ndarray, frame: FaceFrame, basis: 
     values = expression_measures(points)
     neutral = np.array([measure.neutral for measure in MEASURES])
     tolerance = np.array([measure.tolerance for measure in MEASURES])
-    if values[MEASURE_NAMES.index("lip_gap")] > OPEN_MOUTH_GAP:
+    width = MEASURE_NAMES.index("mouth_width")
+    smiling = values[width] - neutral[width] > tolerance[width]
+    if values[MEASURE_NAMES.index("lip_gap")] > OPEN_MOUTH_GAP and not smiling:
         tolerance = tolerance * np.array([JOINT_BAND_SCALE if m.name in JOINT_MEASURES else 1.0 for m in MEASURES])
     offset = values - neutral
     # Outside its band a measure is taken back to the band's centre (a smile at the band's edge still smiles).
