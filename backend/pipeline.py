@@ -415,7 +415,7 @@ def set_header(calibrated: CalibratedSubject, options: PipelineOptions, loaded: 
                "neutralise": options.neutralise}
     return {"subject": subject_record, "subject_photo": (photo_file, subject.photo_bytes), "engines": engines,
             "base_mesh": calibrated.base.mesh, "base_texture": calibrated.neutral.data.texture,
-            "write_expression_objs": options.write_expression_objs}
+            "write_expression_objs": options.write_expression_objs, "png_encoder": _png}
 
 
 def _diagnostic_files(results: list[GeneratedExpression]) -> dict[str, bytes]:

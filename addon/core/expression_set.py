@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from os import PathLike
@@ -188,8 +189,11 @@ class ExpressionSetBuilder:
 
     def __init__(self, out_dir: str | PathLike, *, subject: dict, subject_photo: tuple[str, bytes], engines: dict,
                  base_mesh: Mesh, base_texture: np.ndarray, write_expression_objs: bool = False,
-                 overwrite: bool = False, staging_dir: str | PathLike | None = None):
-        """Checks the destination, photo, base and manifest header; writes nothing."""
+                 overwrite: bool = False, staging_dir: str | PathLike | None = None,
+                 png_encoder: Callable[[np.ndarray], bytes] | None = None):
+        """Checks the destination, photo, base and manifest header; writes nothing. png_encoder turns a uint8 image
+        into PNG bytes: this module's own by default (pure Python, as Blender runs it); a writer with a faster one
+        (the backend has OpenCV's) passes it."""
         self.out_dir = Path(out_dir)
         _check_destination(self.out_dir, overwrite)
         self.staging_dir = Path(staging_dir) if staging_dir else _hidden_sibling(self.out_dir, "partial")
@@ -201,6 +205,7 @@ class ExpressionSetBuilder:
                                    write_expression_objs, self.out_dir)
         self._expressions: list[ExpressionData] = []
         self._started = False
+        self._encode_png = png_encoder or encode_png
 
     def check(self, expression: ExpressionData) -> ExpressionData:
         """expression with float32 vertices, after checking it against the base and the names already added
@@ -229,7 +234,7 @@ class ExpressionSetBuilder:
         (self.staging_dir / self._photo_name).write_bytes(self._photo_bytes)
         write_obj(self.staging_dir / BASE_MESH_FILE, self._base_mesh, material_name="base",
                   texture_file=BASE_TEXTURE_FILE)
-        base_png = encode_png(self._base_texture)
+        base_png = self._encode_png(self._base_texture)
         (self.staging_dir / BASE_TEXTURE_FILE).write_bytes(base_png)
         self._write_files(neutral, base_png if np.array_equal(neutral.texture, self._base_texture) else None)
         for expression in also:
@@ -264,7 +269,8 @@ class ExpressionSetBuilder:
         shutil.rmtree(self.staging_dir, ignore_errors=True)
 
     def _write_files(self, expression: ExpressionData, texture_png: bytes | None = None) -> None:
-        _write_expression_files(self.staging_dir, expression, self._base_mesh, self._with_objs, texture_png)
+        _write_expression_files(self.staging_dir, expression, self._base_mesh, self._with_objs, self._encode_png,
+                                texture_png)
         self._expressions.append(expression)
         self._manifest["expressions"].append(_expression_record(expression, self._with_objs, self.out_dir))
 
@@ -459,14 +465,17 @@ def _numpy_to_json(value):
 
 
 def _write_expression_files(folder: Path, expression: ExpressionData, base_mesh: Mesh, with_obj: bool,
+                            encode: Callable[[np.ndarray], bytes] | None = None,
                             texture_png: bytes | None = None) -> None:
-    """texture_png: the texture already encoded (the neutral's is usually the base texture)."""
+    """encode: the PNG encoder (default this module's); texture_png: the texture already encoded (the neutral's is
+    usually the base texture)."""
+    encode = encode or encode_png
     files = expression_file_names(expression.name, with_obj)
     with open(folder / files["vertices"], "wb") as file:
         np.save(file, expression.vertices.astype(np.float32), allow_pickle=False)
-    (folder / files["texture"]).write_bytes(texture_png or encode_png(expression.texture))
-    (folder / files["mask"]).write_bytes(encode_png(expression.mask))
-    (folder / files["edited"]).write_bytes(encode_png(expression.edited))
+    (folder / files["texture"]).write_bytes(texture_png or encode(expression.texture))
+    (folder / files["mask"]).write_bytes(encode(expression.mask))
+    (folder / files["edited"]).write_bytes(encode(expression.edited))
     if with_obj:
         mesh = Mesh(vertices=expression.vertices, faces=base_mesh.faces, uvs=base_mesh.uvs,
                     face_uvs=base_mesh.face_uvs)
