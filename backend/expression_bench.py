@@ -63,7 +63,12 @@ def read_labels(folder: Path, labels: Path | None) -> list[LabelledPhoto]:
     if missing:
         raise PromptFaceError(f"labels file {labels.name} needs the columns file,person,expression "
                               f"(missing: {', '.join(sorted(missing))})")
-    return [LabelledPhoto(folder / row["file"], row["person"], row["expression"]) for row in rows]
+    photos = [LabelledPhoto(folder / row["file"], row["person"], row["expression"]) for row in rows]
+    missing = [photo.path.name for photo in photos if not photo.path.is_file()]
+    if missing:
+        raise PromptFaceError(f"labels file {labels.name} names photos that are not in the folder: "
+                              f"{', '.join(missing[:5])}")
+    return photos
 
 
 def bench_expressions(photos: list[LabelledPhoto], engines: Engines,
