@@ -13,7 +13,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from addon.core.vocabulary import ACTION_UNITS, EMOTIONS, LATERAL_ACTION_UNITS
-from backend.face_topology import LANDMARK_COUNT
+from backend.face_topology import FACE_SIDES, LANDMARK_COUNT
 
 # Landmark groups, as (subject's right = image left, subject's left = image right).
 INNER_BROW = ([107, 55, 66, 65], [336, 285, 296, 295])
@@ -34,7 +34,7 @@ GLABELLA = [9, 8]
 # The top of the nose bridge: the brows' raisers leave it where it is (a zero-offset control pins the blend there).
 NOSE_BRIDGE_TOP = [168, 6]
 # Landmarks that define the face frame.
-FACE_RIGHT_SIDE, FACE_LEFT_SIDE, FOREHEAD_TOP, CHIN_BOTTOM = 234, 454, 10, 152
+(FACE_RIGHT_SIDE, FACE_LEFT_SIDE), FOREHEAD_TOP, CHIN_BOTTOM = FACE_SIDES, 10, 152
 # Width (face-width units) of the blend between the two halves for one-sided variants.
 SIDE_BLEND_WIDTH = 0.04
 

@@ -67,12 +67,8 @@ class Subject:
     photo_expression: PhotoExpression      # the expression read from the photo as taken
     photo_crop: np.ndarray                 # (S,S,3) uint8, the crop as photographed (= crop when not neutralised)
     photo_landmarks_px: np.ndarray         # (468,3) its landmarks in crop pixels
+    neutralised: bool                      # crop is the photo with its own expression removed (not as taken)
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def neutralised(self) -> bool:
-        """Whether the crop is the photo with its own expression removed (not the photo as taken)."""
-        return self.photo_crop is not self.crop
 
     @property
     def sha256(self) -> str:
@@ -85,8 +81,8 @@ class Subject:
 
 def calibrate(photo: np.ndarray, photo_name: str, photo_bytes: bytes, finder: FaceFinder,
               detector: LandmarkDetector, crop_size: int = CROP_SIZE, neutralise: bool = True) -> Subject:
-    """Calibrate a subject from its (H,W,3) uint8 photo. The photo's own expression is always read and removed
-    from the neutral; neutralise=False keeps it (the photo as taken is the Basis)."""
+    """Calibrate a subject from its (H,W,3) uint8 photo. The photo's own expression is always read (and reported);
+    it is removed from the neutral unless neutralise=False (then the photo as taken is the Basis)."""
     # 1. Find the face, then place a square crop from a first landmark pass.
     choice = choose_face(finder.find(photo), source=photo_name)
     rough_box = _square_around(choice.box.centre, 2.0 * max(choice.box.width, choice.box.height))
@@ -101,7 +97,8 @@ def calibrate(photo: np.ndarray, photo_name: str, photo_bytes: bytes, finder: Fa
     expression, neutral_landmarks_m = read_and_remove_expression(crop_to_mesh.to_metres(photo_landmarks_px),
                                                                  photo_topology.landmark_triangles)
     crop, landmarks_px = photo_crop, photo_landmarks_px
-    if neutralise and expression.action_units:
+    neutralised = bool(neutralise and expression.action_units)
+    if neutralised:
         landmarks_px = crop_to_mesh.to_pixels(neutral_landmarks_m)
         crop = neutral_texture(warp_crop(photo_crop, photo_landmarks_px, landmarks_px), landmarks_px,
                                photo_topology.mouth_loop, expression)
@@ -125,7 +122,8 @@ def calibrate(photo: np.ndarray, photo_name: str, photo_bytes: bytes, finder: Fa
                    topology=topology, frame=frame, base_mesh=base_mesh, action_units=basis,
                    stable_landmarks=np.flatnonzero(mobility < STABLE_MOBILITY), mobility=mobility,
                    face_region=face_region, skin_region=skin_region, mouth_patch=patch, photo_expression=expression,
-                   photo_crop=photo_crop, photo_landmarks_px=photo_landmarks_px, notes=notes)
+                   photo_crop=photo_crop, photo_landmarks_px=photo_landmarks_px, neutralised=neutralised,
+                   notes=notes)
 
 
 def warp_crop(crop: np.ndarray, from_px: np.ndarray, to_px: np.ndarray) -> np.ndarray:
@@ -178,8 +176,10 @@ def _crop_to_mesh(landmarks_px: np.ndarray) -> CropToMesh:
 def base_uvs(topology: FaceTopology, landmarks_px: np.ndarray, crop_size: int,
              patch: MouthPatch) -> tuple[np.ndarray, np.ndarray]:
     """UVs: landmarks at their crop positions; eye backings sample the eyes; the mouth backing and the
-    inner-lip loop's corners of its triangles sample the mouth patch. Returns uvs (V+L,2) float32 — one UV
-    per vertex, then one per inner-lip loop vertex for the backing's side — and face_uvs (F,3) int32."""
+    inner-lip loop's corners of its triangles sample the mouth patch, mapped from the lips the patch was cut
+    around (the photo's, open when it smiled: so the neutral's closed loop still shows the photo's whole mouth
+    when the jaw opens). Returns uvs (V+L,2) float32 — one UV per vertex, then one per inner-lip loop vertex for
+    the backing's side — and face_uvs (F,3) int32."""
     loop = topology.mouth_loop
     uv = np.zeros((topology.vertex_count + len(loop), 2))
     uv[:LANDMARK_COUNT] = np.column_stack([landmarks_px[:, 0], crop_size - landmarks_px[:, 1]]) / crop_size
@@ -189,7 +189,7 @@ def base_uvs(topology: FaceTopology, landmarks_px: np.ndarray, crop_size: int,
         uv[start:start + len(eye_loop)] = centre + shrink * (rim - centre)
         uv[start + len(eye_loop)] = centre
     _, mouth_start, (_, _, shrink) = topology.backings()[0]
-    lips_px = landmarks_px[loop, :2]
+    lips_px = patch.lips_px
     centre_px = lips_px.mean(axis=0)
     ring_px = centre_px + shrink * (lips_px - centre_px)
     uv[mouth_start:mouth_start + len(loop) + 1] = patch_uvs(patch, np.vstack([ring_px, centre_px]), crop_size)

@@ -328,18 +328,24 @@ def _bench(args) -> int:
 
 
 def _bench_expressions(args) -> int:
-    from backend.expression_bench import LabelledPhoto, bench_expressions, read_labels
-    from backend.pipeline import Engines
+    from backend.expression_bench import LabelledPhoto, read_labels
 
     if args.photos is None:
-        folder = Path(tempfile.mkdtemp(prefix="promptface-bench-"))
-        photo_bytes, photo_name = sample_photo(args.sample)
-        (folder / photo_name).write_bytes(photo_bytes)
-        photos = [LabelledPhoto(folder / photo_name, args.sample, "neutral")]
-    elif not args.photos.is_dir():
+        if args.labels is not None:
+            raise PromptFaceError("--labels names photos of a folder: give the folder with --photos")
+        with tempfile.TemporaryDirectory(prefix="promptface-bench-") as folder:
+            photo_bytes, photo_name = sample_photo(args.sample)
+            (Path(folder) / photo_name).write_bytes(photo_bytes)
+            return _run_bench_expressions([LabelledPhoto(Path(folder) / photo_name, args.sample, "neutral")])
+    if not args.photos.is_dir():
         raise PromptFaceError(f"--photos '{args.photos}' is not a folder")
-    else:
-        photos = read_labels(args.photos, args.labels)
+    return _run_bench_expressions(read_labels(args.photos, args.labels))
+
+
+def _run_bench_expressions(photos) -> int:
+    from backend.expression_bench import bench_expressions
+    from backend.pipeline import Engines
+
     print(f"PromptFace expressions benchmark: {len(photos)} photos, warp editor, landmarks reconstructor")
     bench_expressions(photos, Engines.load())
     return 0

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from addon.core.errors import PromptFaceError
+from addon.core.vocabulary import EMOTIONS
 from addon.core.expression_set import read_expression_set
 from backend.calibration import Subject, calibrate
 from backend.photo_io import decode_photo
@@ -57,12 +58,20 @@ def read_labels(folder: Path, labels: Path | None) -> list[LabelledPhoto]:
     if labels is None:
         photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
         return [LabelledPhoto(p, p.stem, "neutral") for p in photos]
+    if not labels.is_file():
+        raise PromptFaceError(f"labels file {labels.name} does not exist")
     with open(labels, newline="") as handle:
         rows = list(csv.DictReader(handle))
     missing = {"file", "person", "expression"} - set(rows[0] if rows else {})
     if missing:
         raise PromptFaceError(f"labels file {labels.name} needs the columns file,person,expression "
                               f"(missing: {', '.join(sorted(missing))})")
+    for line, row in enumerate(rows, start=2):
+        if any(not row.get(column) for column in ("file", "person", "expression")):
+            raise PromptFaceError(f"labels file {labels.name}, line {line}: give a file, a person and an expression")
+        if row["expression"] not in EMOTIONS:
+            raise PromptFaceError(f"labels file {labels.name}, line {line}: unknown expression "
+                                  f"'{row['expression']}'; use one of {', '.join(EMOTIONS)}")
     photos = [LabelledPhoto(folder / row["file"], row["person"], row["expression"]) for row in rows]
     missing = [photo.path.name for photo in photos if not photo.path.is_file()]
     if missing:
@@ -74,7 +83,8 @@ def read_labels(folder: Path, labels: Path | None) -> list[LabelledPhoto]:
 def bench_expressions(photos: list[LabelledPhoto], engines: Engines,
                       prompts: tuple[str, ...] = BASIC_PROMPTS) -> None:
     if engines.recogniser is None:
-        raise PromptFaceError(f"bench expressions needs the expression recogniser: {engines.unavailable['recogniser']}")
+        raise PromptFaceError("bench expressions needs the expression recogniser: "
+                              f"{engines.unavailable.get('recogniser', 'not loaded')}")
     scores = {prompt: PromptScores() for prompt in prompts}
     neutral_reads = []
     for photo in photos:

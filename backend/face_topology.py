@@ -18,6 +18,8 @@ import numpy as np
 LANDMARK_COUNT = 468
 # Landmarks that identify each hole's boundary loop (inner lips, eyelids).
 MOUTH_MARKER, RIGHT_EYE_MARKER, LEFT_EYE_MARKER = 13, 159, 386
+# The face's sides (the subject's right, left) at the cheekbones: their distance is the face width.
+FACE_SIDES = (234, 454)
 # The outer lip line in boundary order (the inner lips are FaceTopology.mouth_loop, found from the tessellation).
 OUTER_LIP_LOOP = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
 # Backing cups, in metres behind the loop: (ring depth, centre depth, ring shrink towards the centre).
@@ -211,3 +213,8 @@ def polygon_mask(points: np.ndarray, size: int) -> np.ndarray:
     mask = np.zeros((size, size), np.uint8)
     cv2.fillPoly(mask, [np.round(points * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
     return mask.astype(bool)
+
+
+def face_width_px(landmarks_px: np.ndarray) -> float:
+    """The face's width in the pixels of (468,≥2) landmarks (at least 1)."""
+    return max(float(np.linalg.norm(landmarks_px[FACE_SIDES[1], :2] - landmarks_px[FACE_SIDES[0], :2])), 1.0)

@@ -28,6 +28,7 @@ class MouthPatch:
     image: np.ndarray        # (PATCH_PX, PATCH_PX, 3) uint8
     region_low: np.ndarray   # (2,) crop pixels of the patch region's top-left corner
     region_size: np.ndarray  # (2,) crop pixels, width and height
+    lips_px: np.ndarray      # (L,2) the inner-lip loop it was cut around (the photo's): the backing maps onto it
 
 
 def lip_colour(image: np.ndarray, outer_lips_px: np.ndarray, inner_lips_px: np.ndarray) -> np.ndarray:
@@ -63,7 +64,7 @@ def mouth_patch(crop: np.ndarray, inner_lips_px: np.ndarray, cavity: np.ndarray)
     alpha = (cv2.GaussianBlur(inside, (0, 0), 1.5) * openness)[..., None]
     cavity = np.asarray(cavity, np.float32)
     image = np.clip(np.rint(cavity * (1 - alpha) + photo * alpha), 0, 255).astype(np.uint8)
-    return MouthPatch(image=image, region_low=region_low, region_size=size)
+    return MouthPatch(image=image, region_low=region_low, region_size=size, lips_px=np.asarray(inner_lips_px, float))
 
 
 def patch_uvs(patch: MouthPatch, points_px: np.ndarray, texture_size: int) -> np.ndarray:

@@ -9,7 +9,7 @@ replaced by its smooth surround, while fine skin texture is kept.
 import cv2
 import numpy as np
 
-from backend.face_topology import OUTER_LIP_LOOP, polygon_mask
+from backend.face_topology import OUTER_LIP_LOOP, face_width_px, polygon_mask
 from backend.photo_expression import PhotoExpression
 
 # Inside the lips, pixels this much lighter (teeth) or darker (mouth cavity) than the lips' median are not lip.
@@ -22,7 +22,6 @@ FOLD_REGIONS = ((116, 117, 118, 101, 36, 203, 165, 92, 57, 43, 202, 210, 138, 21
 FOLD_UNITS = {"AU12": 1.0, "AU6": 0.7, "AU10": 0.5}
 MAX_FOLD_FLATTENING = 0.8
 FOLD_BLUR, REGION_FEATHER, FINE_DETAIL_PX = 0.035, 0.03, 1.5
-FACE_SIDES = (234, 454)
 
 
 def neutral_texture(crop: np.ndarray, landmarks_px: np.ndarray, mouth_loop: np.ndarray,
@@ -64,7 +63,7 @@ def flatten_folds(crop: np.ndarray, landmarks_px: np.ndarray, amount: float) -> 
     if amount <= 0.0:
         return crop
     size = crop.shape[0]
-    width = float(np.linalg.norm(landmarks_px[FACE_SIDES[1], :2] - landmarks_px[FACE_SIDES[0], :2]))
+    width = face_width_px(landmarks_px)
     region = np.zeros((size, size), np.float32)
     for ids in FOLD_REGIONS:
         hull = cv2.convexHull(landmarks_px[list(ids), :2].astype(np.float32))

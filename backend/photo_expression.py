@@ -28,7 +28,7 @@ MIN_REPORTED_INTENSITY = 0.1
 OPEN_MOUTH_GAP = 0.06
 JOINT_MEASURES = ("inner_brow_height", "outer_brow_height", "eye_opening")
 JOINT_BAND_SCALE = 0.4
-# A photo's expression may exceed what a prompt asks for (a laugh): its removal goes this far.
+# A photo's expression may exceed what a prompt asks for (a laugh): its removal goes this far, all passes together.
 MAX_REMOVED_INTENSITY = 2.5
 # Read-and-remove passes (see read_and_remove_expression).
 REMOVAL_PASSES = 3
@@ -146,10 +146,14 @@ def read_and_remove_expression(landmarks_m: np.ndarray, triangles: np.ndarray,
         basis = build_action_unit_basis(current, triangles)
         expression = estimate_photo_expression(current, face_frame(current), basis)
         first = first or expression
-        if not expression.action_units:
+        # What is left of each unit's budget (MAX_REMOVED_INTENSITY over all passes together).
+        step = {name: min(value, MAX_REMOVED_INTENSITY - removed.get(name, 0.0))
+                for name, value in expression.action_units.items()}
+        step = {name: value for name, value in step.items() if value > 0}
+        if not step:
             break
-        current = current - basis.displacement(expression.action_units)
-        for name, value in expression.action_units.items():
+        current = current - basis.displacement(step)
+        for name, value in step.items():
             removed[name] = round(removed.get(name, 0.0) + value, 3)
     return PhotoExpression(action_units=removed, measures=first.measures, excess=first.excess), current
 

@@ -13,12 +13,11 @@ import numpy as np
 
 from addon.core.errors import PromptFaceError
 from addon.core.expression_set import ExpressionData, ExpressionSetBuilder
-from addon.core.prompt_grammar import AS_PHOTOGRAPHED_NAME, parse_prompt, prompt_expression_names
+from addon.core.prompt_grammar import AS_PHOTOGRAPHED_NAME, NEUTRAL_NAME, parse_prompt, prompt_expression_names
 from addon.core.self_check import mismatch_warning, reading_label
 from backend.calibration import CROP_SIZE, Subject, calibrate
 from backend.editors.editing import EditedPhoto, EditRequest
 from backend.editors.warp import WarpEditor, action_unit_text
-from backend.expression_recognition import ExpressionRecogniser
 from backend.face_detection import FaceFinder, LandmarkDetector
 from backend.metrics import IdentityEmbedder, image_metrics
 from backend.photo_io import decode_photo
@@ -30,8 +29,11 @@ from backend.texture_steps import change_mask, enhance_texture
 
 if TYPE_CHECKING:
     from backend.editors.diffedit import DiffEditSettings
+    from backend.expression_recognition import ExpressionRecogniser
 
 MAX_PROMPTS = 32
+# What the neutral asks of the self-check (its manifest weights stay empty: no prompt made it).
+NEUTRAL_ASKED = {NEUTRAL_NAME: 1.0}
 EDITORS = ("warp", "diffedit")
 RECONSTRUCTORS = ("landmarks", "deca")
 DIFFEDIT_NOT_CONFIGURED = ("the diffedit editor is not loaded here: it needs a Stable Diffusion model (a GPU is "
@@ -71,7 +73,7 @@ class Engines:
     embedder: IdentityEmbedder
     editors: dict                      # name → editor (backend/editors/editing.py says what an editor is)
     reconstructors: dict               # name → reconstructor (backend/reconstructors/reconstruction.py)
-    recogniser: ExpressionRecogniser | None = None  # the expression self-check (None: its weights are missing)
+    recogniser: "ExpressionRecogniser | None" = None  # the expression self-check (None: its weights are missing)
     load_seconds: dict[str, float] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)  # engine name → why it is not loaded
     _text_model: TextEmotionModel | None = None
@@ -106,9 +108,12 @@ class Engines:
         seconds["identity_model"] = time.perf_counter() - start
         reconstructors["landmarks"] = LandmarkReconstructor(detector)
         start = time.perf_counter()
-        try:
+        try:  # the self-check is a report, not a step: the pipeline runs without it
+            from backend.expression_recognition import ExpressionRecogniser  # torch, h5py: loaded only here
             recogniser = ExpressionRecogniser()
-        except PromptFaceError as error:  # the self-check is a report, not a step: the pipeline runs without it
+        except ImportError as error:
+            recogniser, unavailable["recogniser"] = None, f"the expression self-check needs {error.name or 'h5py'}"
+        except PromptFaceError as error:
             recogniser, unavailable["recogniser"] = None, str(error)
         seconds["recogniser_model"] = time.perf_counter() - start
         return cls(finder=finder, detector=detector, embedder=embedder, editors=editors,
@@ -207,7 +212,7 @@ def calibrate_subject(photo_bytes: bytes, photo_name: str, engines: Engines,
     # Identity is measured against the person as photographed, not against the neutralised crop.
     neutral_embedding = engines.embedder.embed(subject.photo_crop)
     if neutral_embedding is None:
-        subject.notes.append("the identity model found no face in the neutral crop; identity cosine not measured")
+        subject.notes.append("the identity model found no face in the photo's crop; identity cosine not measured")
     neutral = _neutral_expression(subject, base, engines, neutral_embedding, options)
     neutral.data.timings["calibration"] = round(seconds, 4)
     calibrated = CalibratedSubject(subject=subject, base=base, neutral_embedding=neutral_embedding,
@@ -311,12 +316,13 @@ def _neutral_expression(subject: Subject, base: ReconstructionBase, engines: Eng
     texture = enhance_texture(base.texture, base.texture_region) if options.enhance else base.texture
     metrics = image_metrics(engines.embedder, subject.crop, subject.crop, neutral_embedding)
     reads_as = engines.read_expression(subject.crop, subject)
+    described = ("the photo with its own expression removed" if subject.neutralised else "the photo, unedited")
     data = ExpressionData(
-        name="neutral", prompt="neutral", full_prompt="the neutral photo, unedited",
+        name=NEUTRAL_NAME, prompt=NEUTRAL_NAME, full_prompt=described,
         vertices=base.mesh.vertices, texture=texture,
         mask=np.zeros(texture.shape[:2], np.uint8), edited=subject.crop, action_units={}, weights={},
         metrics={"identity_cosine": metrics.identity_cosine, "ssim": metrics.ssim, "psnr": metrics.psnr},
-        warnings=_with_self_check(list(subject.notes), {"neutral": 1.0}, reads_as), reads_as=reads_as)
+        warnings=_with_self_check(list(subject.notes), NEUTRAL_ASKED, reads_as), reads_as=reads_as)
     if reads_as is None:  # said once per set, on the neutral
         data.warnings.append(f"expression self-check off: {engines.unavailable.get('recogniser', 'not loaded')}")
     return GeneratedExpression(data=data, diagnostics={})
@@ -412,7 +418,9 @@ def set_header(calibrated: CalibratedSubject, options: PipelineOptions, loaded: 
                "reconstructor": {"name": reconstructor.name, "version": reconstructor.version,
                                  "settings": reconstructor.settings()},
                "skin_tone": {"strength": options.skin_tone_strength}, "enhance": options.enhance,
-               "neutralise": options.neutralise}
+               "neutralise": options.neutralise,
+               "self_check": ({"name": loaded.recogniser.name, "version": loaded.recogniser.version}
+                              if loaded.recogniser else None)}
     return {"subject": subject_record, "subject_photo": (photo_file, subject.photo_bytes), "engines": engines,
             "base_mesh": calibrated.base.mesh, "base_texture": calibrated.neutral.data.texture,
             "write_expression_objs": options.write_expression_objs, "png_encoder": _png}
@@ -444,7 +452,7 @@ def contact_sheet(images: list[np.ndarray], labels: list[tuple[str, str]] | None
 
 def sheet_label(data: ExpressionData) -> tuple[str, str]:
     """A contact-sheet tile's two lines: the prompt, and what the self-check read."""
-    return data.prompt, reading_label(data.weights or ({"neutral": 1.0} if data.name == "neutral" else None),
+    return data.prompt, reading_label(data.weights or (NEUTRAL_ASKED if data.name == NEUTRAL_NAME else None),
                                       data.reads_as)
 
 

@@ -24,7 +24,7 @@ import time
 import uuid
 from collections import OrderedDict, deque
 from concurrent.futures import Future
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Callable
@@ -445,8 +445,8 @@ class Service:
     def _calibrate(self, subject_id: str, photo_bytes: bytes, photo_name: str,
                    options: PipelineOptions) -> CalibratedSubject:
         """Calibrate, or take the calibration from the cache (it depends on the subject and on the options that
-        shape the neutral)."""
-        key = (subject_id, options.reconstructor, options.enhance, options.crop_size, options.neutralise)
+        shape the neutral and the photo as taken: all but the editor)."""
+        key = (subject_id, replace(options, editor=""))  # everything but the editor shapes it
         if key in self._calibrated:
             self._calibrated.move_to_end(key)
             return self._calibrated[key]

@@ -42,10 +42,6 @@ class TextEmotionModel:
     def _embed(self, texts: list[str]) -> np.ndarray:
         return np.asarray(self._model.encode(texts, normalize_embeddings=True), dtype=np.float32)
 
-    def similarities(self, text: str) -> dict[str, float]:
-        """{emotion: best cosine similarity of the text to that emotion's phrases}."""
-        return {emotion: score for emotion, (score, _) in self.nearest_phrases(text).items()}
-
     def nearest_phrases(self, text: str) -> dict[str, tuple[float, float]]:
         """{emotion: (cosine similarity, intensity) of that emotion's phrase nearest to the text}."""
         scores = self._phrases @ self._embed([text])[0]

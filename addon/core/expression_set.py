@@ -228,6 +228,7 @@ class ExpressionSetBuilder:
         if self._started:
             raise ExpressionSetError(f"Cannot write {self.out_dir}: begin() was already called")
         neutral, also = self.check(neutral), [self.check(expression) for expression in also]
+        _check_expression_list([neutral, *also], self.out_dir)  # unique among themselves (nothing is added yet)
         self.staging_dir.parent.mkdir(parents=True, exist_ok=True)
         self.staging_dir.mkdir()
         self._started = True

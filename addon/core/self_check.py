@@ -4,9 +4,6 @@ expression recogniser read ("reads_as": {class: probability}), and whether the t
 Pure Python: the backend writes its warning with it, the Blender panel labels each shape key with it.
 """
 
-# Emotions the recogniser cannot read (it has no such class): never reported as a mismatch.
-UNREADABLE_EMOTIONS = frozenset({"contemptuous"})
-
 
 def asked_emotion(weights: dict | None) -> str | None:
     """The emotion a prompt asked for most ({emotion: weight} → its largest), None when it named none."""
@@ -25,9 +22,10 @@ def top_reading(reads_as: dict | None) -> tuple[str, float] | None:
 
 
 def agrees(weights: dict | None, reads_as: dict | None) -> bool | None:
-    """True when the recogniser's top class is the emotion asked for; None when that cannot be judged."""
+    """True when the recogniser's top class is the emotion asked for; None when that cannot be judged (nothing
+    asked, not scored, or an emotion the recogniser has no class for, such as contempt)."""
     asked, top = asked_emotion(weights), top_reading(reads_as)
-    if asked is None or top is None or asked in UNREADABLE_EMOTIONS or asked not in reads_as:
+    if asked is None or top is None or asked not in reads_as:
         return None
     return top[0] == asked
 
@@ -48,5 +46,5 @@ def mismatch_warning(weights: dict | None, reads_as: dict | None) -> str | None:
     asked, (top, probability) = asked_emotion(weights), top_reading(reads_as)
     read = f"the expression self-check reads this as {top} ({probability:.0%}), not {asked} ({reads_as[asked]:.0%})"
     if asked == "neutral":
-        return f"{read}: what a warp can remove of the photo's own expression is gone, creases and teeth may remain"
+        return f"{read}: the photo's own expression shows through (a smile's cheeks, creases, teeth)"
     return f"{read}; try a stronger wording ('very {asked}') or another editor"

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from backend.face_topology import OUTER_LIP_LOOP, polygon_area
+from backend.face_topology import OUTER_LIP_LOOP, face_width_px, polygon_area
 from backend.mouth_interior import CAVITY_LIGHTNESS, lip_colour
 
-FACE_SIDES = (234, 454)
 LUMINANCE_WEIGHTS = np.array([0.299, 0.587, 0.114])
 
 # The photo's own opening is used as teeth only where its brightest rows are this much lighter than its lips.
@@ -151,7 +150,7 @@ def draw_mouth_interior(image: np.ndarray, neutral_landmarks_px: np.ndarray, mov
         return result
     x0, y0, x1, y1 = _pixel_box(moved_lips, image.shape, margin=2)
     frame = mouth_frame(moved_lips)
-    face_width = _face_width(moved)
+    face_width = face_width_px(moved)
     ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
     local = frame.to_local(np.stack([xs, ys], axis=-1))
     # Inside the polygon and between the two lips: where a warped loop crosses itself (lips pressed past
@@ -164,7 +163,7 @@ def draw_mouth_interior(image: np.ndarray, neutral_landmarks_px: np.ndarray, mov
     palette = photo_palette(image, moved, mouth_loop)
     photo_layers = None
     if photo_teeth is not None:
-        photo_layers = _placed_photo_teeth(photo_teeth, local, frame, face_width / _face_width(neutral))
+        photo_layers = _placed_photo_teeth(photo_teeth, local, frame, face_width / face_width_px(neutral))
     interior = _drawn_interior(local, edge_distance, frame, face_width, palette, photo_layers)
     # The very corners blend into the lips: there the loop's two sides meet at a point the warp left sharp.
     corners = 1.0 - 0.5 * _smoothstep(0.85, 1.0, np.abs(_across_mouth(local[..., 0], frame)))
@@ -482,10 +481,6 @@ def _sample(image: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 # --- small helpers -------------------------------------------------------------------------------------------
-
-def _face_width(landmarks: np.ndarray) -> float:
-    return max(float(np.linalg.norm(landmarks[FACE_SIDES[1]] - landmarks[FACE_SIDES[0]])), 1.0)
-
 
 def _pixel_box(points: np.ndarray, shape, margin: int) -> tuple[int, int, int, int]:
     """Integer (x0, y0, x1, y1) around (N,2) points plus a margin, inside an image of `shape`."""

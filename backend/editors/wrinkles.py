@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-FACE_SIDES = (234, 454)
+from backend.action_units import MAX_INTENSITY
+from backend.face_topology import FACE_SIDES
+
 FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176,
              149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)
 FOREHEAD_TOP = 10
@@ -31,7 +33,6 @@ CHEEK_APPLE = (50, 280)
 # Cheeks and nose: where the skin colour is sampled.
 SKIN_SAMPLES = (50, 280, 101, 330, 118, 347, 36, 266, 195, 5)
 
-MAX_INTENSITY = 1.5
 # Largest darkening / lightening factor anywhere (deep overlapping creases do not go black).
 MAX_DARKENING, MAX_LIGHTENING = 0.5, 0.25
 # Creases are resampled this many pixels apart before they are drawn.

@@ -24,6 +24,9 @@ def test_backing_triangles_sample_only_the_patch_and_the_face_keeps_its_uvs(subj
     np.testing.assert_array_equal(face_uvs[~mouth_rows], topology.triangles[~mouth_rows])
     assert len(uvs) == topology.vertex_count + len(topology.mouth_loop)
     assert face_uvs.max() < len(uvs) and (face_uvs[~mouth_rows] < topology.vertex_count).all()
+    # The neutralised face's closed lips still map onto the whole of the photo's (open) mouth in the patch.
+    rows = (1.0 - patch_corner[:, 1]) * CROP_SIZE - (CROP_SIZE - PATCH_PX)
+    assert rows.max() - rows.min() > 0.6 * PATCH_PX
 
 
 def test_the_patch_shows_the_open_mouth_of_the_photo(subject):
