@@ -80,3 +80,20 @@ def paint_mouth_patch(texture: np.ndarray, patch: MouthPatch) -> np.ndarray:
     painted = texture.copy()
     painted[-PATCH_PX:, :PATCH_PX] = patch.image
     return painted
+
+
+# The mouth opening and this many pixels around it are filled from the lips before an image becomes a texture.
+OPENING_FILL_MARGIN_PX = 2
+
+
+def fill_mouth_opening(image: np.ndarray, inner_lips_px: np.ndarray) -> np.ndarray:
+    """The (S,S,3) image with its mouth opening (inside the (L,2) inner-lip loop, grown by a few pixels) filled
+    from the lips around it. A texture never shows the opening (the mesh has a hole there, backed by the mouth
+    cup), but its lip texels next to the hole would sample the teeth or cavity the edit drew there: a ragged fringe
+    on the lips of the 3D face."""
+    opening = polygon_mask(inner_lips_px, image.shape[0]).astype(np.uint8)
+    if not opening.any():
+        return image
+    size = 2 * OPENING_FILL_MARGIN_PX + 1
+    grown = cv2.dilate(opening, np.ones((size, size), np.uint8))
+    return cv2.inpaint(image, grown, 3, cv2.INPAINT_TELEA)

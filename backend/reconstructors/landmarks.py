@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 
 from backend.calibration import Subject
-from backend.mouth_interior import paint_mouth_patch
+from backend.mouth_interior import fill_mouth_opening, paint_mouth_patch
 from backend.face_detection import LandmarkDetector
 from backend.piecewise_warp import border_anchors, warp_piecewise_affine
 from backend.reconstructors.reconstruction import Reconstruction, ReconstructionBase
@@ -53,7 +53,8 @@ class LandmarkReconstructor:
         landmarks_m = subject.crop_to_mesh.to_metres(subject.landmarks_px + deltas)
         vertices = subject.vertices_from_landmarks(landmarks_m)
         # 3. Texture: each landmark's surroundings in the edited photo go to that landmark's UV position.
-        texture = unwarp_to_uv(edited, found[:, :2], subject.landmarks_px[:, :2],
+        lips_only = fill_mouth_opening(edited, found[subject.topology.mouth_loop, :2])
+        texture = unwarp_to_uv(lips_only, found[:, :2], subject.landmarks_px[:, :2],
                                fit_similarity(subject.landmarks_px[stable, :2], found[stable, :2]).apply)
         face_width_px = subject.frame.width / subject.crop_to_mesh.metres_per_px
         return Reconstruction(vertices=vertices, texture=paint_mouth_patch(texture, subject.mouth_patch),

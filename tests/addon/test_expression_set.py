@@ -490,3 +490,10 @@ def test_promptface_inspect_summarises_a_set_and_refuses_a_broken_one(written_se
     (written_set / "manifest.json").unlink()
     assert main(["inspect", str(written_set)]) == 2
     assert "manifest.json is missing" in capsys.readouterr().err
+
+
+def test_begin_refuses_a_companion_with_the_neutrals_name(tmp_path):
+    builder = _builder(tmp_path / "carol")
+    with pytest.raises(ExpressionSetError, match="repeated: neutral"):
+        builder.begin(_expression("neutral", 0), _expression("neutral", 1))
+    assert not (tmp_path / "partial").exists()  # nothing written

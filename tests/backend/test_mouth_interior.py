@@ -54,3 +54,23 @@ def test_a_closed_mouth_gives_the_cavity_colour_and_a_grey_photo_a_grey_one():
     patch = mouth_patch(crop, closed_lips, cavity)
     assert (np.abs(patch.image.astype(int) - cavity).max(axis=2) <= 1).all()
     assert (patch.image.max(axis=2) == patch.image.min(axis=2)).all()  # grey in, grey out
+
+
+def test_the_opening_is_filled_from_the_lips_before_it_becomes_a_texture(subject):
+    """The photo as taken shows her teeth between the lips: filled, the opening holds lip colours, nothing else
+    changes."""
+    from backend.calibration import polygon_mask
+    from backend.mouth_interior import OPENING_FILL_MARGIN_PX, fill_mouth_opening
+    from scipy.ndimage import binary_dilation
+    lips = subject.photo_landmarks_px[subject.topology.mouth_loop, :2]
+    filled = fill_mouth_opening(subject.photo_crop, lips)
+    opening = polygon_mask(lips, CROP_SIZE)
+    grown = binary_dilation(opening, structure=np.ones((3, 3), bool), iterations=OPENING_FILL_MARGIN_PX)
+    np.testing.assert_array_equal(filled[~grown], subject.photo_crop[~grown])
+    lip = lip_colour(subject.photo_crop, subject.photo_landmarks_px[list(OUTER_LIP_LOOP), :2], lips)
+    def teeth_like(pixels):  # light and nearly colourless, unlike lips
+        pixels = pixels.astype(int)
+        return float(((pixels.max(axis=1) - pixels.min(axis=1) < 30) & (pixels.mean(axis=1) > 150)).mean())
+    before, after = teeth_like(subject.photo_crop[opening]), teeth_like(filled[opening])
+    assert before > 0.1 and after < 0.25 * before  # (teeth reaching a pixel past the landmarks leave a little)
+    assert np.abs(filled[opening].mean(axis=0) - lip).max() < 40  # what is there is lip-coloured

@@ -132,15 +132,18 @@ def test_free_text_becomes_a_soft_mixture_with_a_warning_when_unclear(expression
 
 def test_textures_change_where_the_face_changes(expression_set):
     import cv2
-    mask = cv2.imread(str(expression_set.expression("surprised").mask_path), cv2.IMREAD_GRAYSCALE)
+    mask = cv2.imread(str(expression_set.expression("angry").mask_path), cv2.IMREAD_GRAYSCALE)
     neutral_mask = cv2.imread(str(expression_set.expression("neutral").mask_path), cv2.IMREAD_GRAYSCALE)
     assert neutral_mask.max() == 0
     uv = expression_set.base_mesh.uvs[:468]
     size = mask.shape[0]
-    mouth_px = (uv[[13, 14], 0].mean() * size, (1 - uv[[13, 14], 1].mean()) * size)
-    forehead_px = (uv[151, 0] * size, (1 - uv[151, 1]) * size)
-    assert mask[int(mouth_px[1]), int(mouth_px[0])] > 128  # the opened mouth
-    assert mask[int(forehead_px[1]), int(forehead_px[0])] < 32
+    pixel = lambda landmark: (int((1 - uv[landmark, 1]) * size), int(uv[landmark, 0] * size))  # row, column
+    # Lowered, drawn-together brows (and their furrows) change the texture there; the upper forehead does not.
+    rows, columns = zip(*(pixel(landmark) for landmark in BROWS))
+    assert mask[min(rows) - 10:max(rows) + 10, min(columns) - 10:max(columns) + 10].max() > 128
+    assert mask[pixel(151)] < 32
+    # The lips next to the mouth's opening keep the lips' texels (no drawn teeth or cavity bleed onto them).
+    assert mask[pixel(UPPER_INNER_LIP)] < 128
 
 
 def test_redetection_path_recovers_the_direction_of_motion(engines, expression_set, subject):
