@@ -91,7 +91,7 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     """Structural similarity of two (H,W,3) uint8 RGB images (per channel, averaged); 1 = identical.
 
     The same number as skimage.metrics.structural_similarity(a, b, channel_axis=-1, data_range=255), with OpenCV's
-    box filter: about 8× faster, which matters once per expression."""
+    box filter: about 4× faster (measured side by side), which matters once per expression."""
     _check_pair(a, b)
     x, y = a.astype(np.float32), b.astype(np.float32)
     def mean(image):
