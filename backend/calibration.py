@@ -16,7 +16,8 @@ from backend.action_units import (FACE_LEFT_SIDE, FACE_RIGHT_SIDE, INNER_BROW, O
 from backend.face_detection import FaceChoice, FaceFinder, LandmarkDetector, choose_face
 from backend.mouth_interior import MouthPatch, cavity_colour, mouth_patch, patch_uvs
 from backend.neutral_texture import neutral_texture
-from backend.photo_expression import PhotoExpression, read_and_remove_expression
+from backend.photo_expression import (PhotoExpression, closed_lips, opened_mouth_removed,
+                                     read_and_remove_expression)
 from backend.piecewise_warp import border_anchors, warp_piecewise_affine
 from backend.face_topology import (LANDMARK_COUNT, OUTER_LIP_LOOP, FaceTopology, backing_positions,
                                    face_normals_towards_camera, face_topology, polygon_mask)
@@ -99,6 +100,9 @@ def calibrate(photo: np.ndarray, photo_name: str, photo_bytes: bytes, finder: Fa
     crop, landmarks_px = photo_crop, photo_landmarks_px
     neutralised = bool(neutralise and expression.action_units)
     if neutralised:
+        if opened_mouth_removed(expression):
+            neutral_landmarks_m = closed_lips(neutral_landmarks_m, photo_topology.mouth_loop,
+                                              face_frame(neutral_landmarks_m))
         landmarks_px = crop_to_mesh.to_pixels(neutral_landmarks_m)
         crop = neutral_texture(warp_crop(photo_crop, photo_landmarks_px, landmarks_px), landmarks_px,
                                photo_topology.mouth_loop, expression)
@@ -205,10 +209,11 @@ def base_uvs(topology: FaceTopology, landmarks_px: np.ndarray, crop_size: int,
 
 
 def face_regions(topology: FaceTopology, landmarks_px: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(S,S) bool masks in crop pixels: inside the face oval; and skin = oval minus eyes, brows, mouth."""
+    """(S,S) bool masks in crop pixels: inside the face oval; and skin = oval minus eyes, brows, lips (the lips'
+    outer line: a closed mouth's inner loop has no area)."""
     face = polygon_mask(landmarks_px[topology.outer_loop, :2], size)
-    holes = np.zeros_like(face)
-    for loop in (topology.mouth_loop, *topology.eye_loops):
+    holes = polygon_mask(_grown(landmarks_px[list(OUTER_LIP_LOOP), :2], 1.1), size)
+    for loop in topology.eye_loops:
         holes |= polygon_mask(_grown(landmarks_px[loop, :2], 1.6), size)
     for side in (0, 1):
         brow = landmarks_px[INNER_BROW[side] + OUTER_BROW[side], :2]

@@ -14,6 +14,8 @@ from backend.photo_expression import PhotoExpression
 
 # Inside the lips, pixels this much lighter (teeth) or darker (mouth cavity) than the lips' median are not lip.
 NOT_LIP_LIGHTER, NOT_LIP_DARKER = 14.0, 30.0
+# Width of the band along the closed lips' seam that is filled from the lips (face widths).
+SEAM_BAND = 0.04
 # Cheek and mouth-corner regions where a smile folds the skin (subject's right, then left), as landmark hulls.
 FOLD_REGIONS = ((116, 117, 118, 101, 36, 203, 165, 92, 57, 43, 202, 210, 138, 215, 177, 137),
                 (345, 346, 347, 330, 266, 423, 391, 322, 287, 273, 422, 430, 367, 435, 401, 366))
@@ -41,6 +43,12 @@ def close_lips(crop: np.ndarray, landmarks_px: np.ndarray, inner_lips_px: np.nda
     median = float(np.median(lightness[lips])) if lips.any() else 0.0
     not_lip = lips & ((lightness > median + NOT_LIP_LIGHTER) | (lightness < median - NOT_LIP_DARKER))
     not_lip |= polygon_mask(inner_lips_px, size)
+    # The warp squeezes what showed between the lips towards the seam, not always into it: a band along the seam
+    # is filled from the lips too.
+    band = np.zeros((size, size), np.uint8)
+    thickness = max(2, int(round(SEAM_BAND * face_width_px(landmarks_px))))
+    cv2.polylines(band, [np.round(inner_lips_px).astype(np.int32)], True, 1, thickness=thickness)
+    not_lip |= lips & band.astype(bool)
     if not not_lip.any():
         return crop
     fill = cv2.dilate(not_lip.astype(np.uint8), np.ones((3, 3), np.uint8)) & lips.astype(np.uint8)

@@ -158,6 +158,37 @@ def read_and_remove_expression(landmarks_m: np.ndarray, triangles: np.ndarray,
     return PhotoExpression(action_units=removed, measures=first.measures, excess=first.excess), current
 
 
+# Units whose removal closes a mouth the photo showed open.
+MOUTH_OPENING_UNITS = ("AU25", "AU26", "AU27")
+
+
+def opened_mouth_removed(expression: PhotoExpression) -> bool:
+    """Whether the photo's mouth was open and its opening was taken out."""
+    return any(expression.action_units.get(unit, 0.0) > 0 for unit in MOUTH_OPENING_UNITS)
+
+
+def closed_lips(landmarks_m: np.ndarray, mouth_loop: np.ndarray, frame: FaceFrame) -> np.ndarray:
+    """(468,3) metres: the landmarks with the (L,) inner-lip loop laid on one seam — each inner-lip point moved,
+    up or down the face, to halfway between the upper and the lower lip line at its place across the face.
+
+    Removing an opening meets the lips in the middle, but a smile's loop kinks open towards its corners; a closed
+    mouth meets all along (or the corners show the mouth's inside as small dark notches)."""
+    points = landmarks_m @ frame.axes.T                      # face frame: x across, y up, metres
+    loop = points[mouth_loop]
+    left, right = int(np.argmin(loop[:, 0])), int(np.argmax(loop[:, 0]))
+    count = len(loop)
+    one_way = [(left + k) % count for k in range((right - left) % count + 1)]
+    other_way = [(right + k) % count for k in range((left - right) % count + 1)]
+    lines = []
+    for chain in (one_way, other_way):
+        order = np.argsort(loop[chain, 0])
+        lines.append((loop[chain, 0][order], loop[chain, 1][order]))
+    seam = 0.5 * sum(np.interp(loop[:, 0], x, y) for x, y in lines)
+    closed = points.copy()
+    closed[mouth_loop, 1] = seam
+    return closed @ frame.axes                                # back to mesh axes (the frame is orthonormal)
+
+
 def _face_frame_points(landmarks_m: np.ndarray, frame: FaceFrame) -> np.ndarray:
     """(468,2) x, y in the face frame, face widths."""
     return (landmarks_m @ frame.axes.T)[:, :2] / frame.width

