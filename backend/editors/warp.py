@@ -13,6 +13,9 @@ class WarpEditor:
     version = VERSION
     batch_size = 1  # one prompt at a time: each expression reaches the caller as soon as it is done
 
+    def __init__(self):
+        self._teeth = (None, None)  # (the subject, its photo's teeth): cut once, drawn into every expression
+
     def settings(self) -> dict:
         return {}
 
@@ -28,11 +31,18 @@ class WarpEditor:
         # What a warp cannot move into place: an opened mouth's interior (the photo's own teeth when it showed
         # them, drawn teeth otherwise) and the creases the action units make.
         mouth = subject.topology.mouth_loop
-        photo_teeth = cut_photo_teeth(subject.photo_crop, subject.photo_landmarks_px, mouth)
-        image = draw_mouth_interior(warped, neutral_px, moved_px, mouth, photo_teeth)
+        image = draw_mouth_interior(warped, neutral_px, moved_px, mouth, self._photo_teeth(subject))
         image = shade_wrinkles(image, moved_px, action_units)
         # The landmarks are exact: the warp put them there.
         return EditedPhoto(image=image, full_prompt=action_unit_text(action_units), landmarks_px=moved_px)
+
+    def _photo_teeth(self, subject: Subject):
+        """The subject's own teeth strip (None when its photo shows none), cut on its first expression."""
+        cached_subject, teeth = self._teeth
+        if cached_subject is not subject:
+            teeth = cut_photo_teeth(subject.photo_crop, subject.photo_landmarks_px, subject.topology.mouth_loop)
+            self._teeth = (subject, teeth)
+        return teeth
 
 
 def action_unit_text(action_units: dict[str, float]) -> str:
