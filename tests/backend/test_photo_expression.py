@@ -88,3 +88,41 @@ def test_a_removed_opening_closes_the_lips_all_along(subject):
     assert np.abs(gap).max() < 1.5  # pixels (the seam is flat in the face frame; the photo is a projection)
     photo = mouth_frame(subject.photo_landmarks_px[subject.topology.mouth_loop, :2])
     assert (photo.lower_v(across) - photo.upper_v(across)).max() > 10  # it was open
+
+
+def _cheek_mask(subject):
+    from backend.calibration import polygon_mask
+    from backend.neutral_texture import FOLD_REGIONS
+    size = subject.crop.shape[0]
+    masks = [polygon_mask(subject.landmarks_px[list(ids), :2], size) for ids in FOLD_REGIONS]
+    return masks[0] | masks[1]
+
+
+def _mid_frequency_energy(image, mask):
+    import cv2
+    grey = image.astype(np.float32).mean(axis=2)
+    detail = cv2.GaussianBlur(grey, (0, 0), 2.0) - cv2.GaussianBlur(grey, (0, 0), 8.0)
+    return float(np.abs(detail[mask]).mean())
+
+
+def test_a_removed_smile_flattens_the_cheek_folds_and_nothing_else(subject):
+    """Her smile's folds: the cheeks' mid-frequency shading drops; far from the cheeks nothing changes; no amount is
+    no change at all."""
+    from backend.neutral_texture import fold_flattening, flatten_folds
+    amount = fold_flattening(subject.photo_expression.action_units)
+    assert amount > 0.3, subject.photo_expression.action_units
+    flat = flatten_folds(subject.photo_crop, subject.landmarks_px, amount)
+    cheeks = _cheek_mask(subject)
+    assert _mid_frequency_energy(flat, cheeks) < 0.8 * _mid_frequency_energy(subject.photo_crop, cheeks)
+    forehead = subject.landmarks_px[[10, 109, 338], :2].mean(axis=0).astype(int)
+    x, y = forehead
+    np.testing.assert_array_equal(flat[y - 3:y + 3, x - 3:x + 3], subject.photo_crop[y - 3:y + 3, x - 3:x + 3])
+    assert flatten_folds(subject.photo_crop, subject.landmarks_px, 0.0) is subject.photo_crop
+    assert fold_flattening({}) == 0.0
+
+
+def test_flattening_a_grey_photo_keeps_it_grey(subject):
+    from backend.neutral_texture import flatten_folds
+    grey = np.repeat(subject.photo_crop.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
+    flat = flatten_folds(grey, subject.landmarks_px, 0.8)
+    assert np.abs(flat.astype(int) - flat[..., :1].astype(int)).max() <= 1
