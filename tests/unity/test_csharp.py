@@ -73,6 +73,24 @@ def test_model_import_settings(assemblies):
     assert (applied["clip.firstFrame"], applied["clip.lastFrame"], applied["clip.loopTime"]) == ("1", "73", "True")
 
 
+def test_the_component_keeps_what_other_components_set_in_the_property_block(assemblies):
+    """The renderer has one property block for every component: PromptFaceBlend reads it, changes only its weight
+    vectors and writes it back, and when disabled hands its weights back to the material's values."""
+    block = settings(line.replace(" ", ".", 1) for line in assemblies.run("block"))
+    assert block["applied._OtherTint"] == "0.75"  # another component's value, set before our update
+    assert block["applied._ExpressionWeights0.x"] == "0.5"  # blendshape "happy" at 50
+    assert block["disabled._OtherTint"] == "0.75"
+    assert block["disabled._ExpressionWeights0.x"] == "0.125"  # the material's own value
+
+
+def test_masks_are_single_channel_r8(assemblies):
+    """A mask is one byte a texel: the PNG imports as one channel, the array the shaders sample is R8 (they read .r)."""
+    assert settings(assemblies.run("arrays")) == {"expressions": "RGBA32", "masks": "R8", "no masks": "R8"}
+    applied = settings(line.replace(" ", ".", 1) for line in assemblies.run("textures"))
+    assert (applied["mask.textureType"], applied["mask.singleChannelComponent"]) == ("SingleChannel", "Red")
+    assert applied["texture.textureType"] == "Default"
+
+
 def test_texture_import_settings(assemblies):
     applied = settings(line.replace(" ", ".", 1) for line in assemblies.run("textures"))
     assert applied["texture.sRGBTexture"] == "True" and applied["mask.sRGBTexture"] == "False"

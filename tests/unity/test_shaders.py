@@ -67,6 +67,10 @@ def test_both_shaders_blend_with_the_include_and_define_its_sampling():
         for macro in ("PROMPTFACE_SAMPLE_EXPRESSION(k, uv, dx, dy)", "PROMPTFACE_SAMPLE_MASK(k, uv, dx, dy)"):
             assert f"#define {macro}" in text, (shader.name, macro)
         assert "#pragma require 2darray" in text
+        # The mask array is R8: its one channel is red.
+        mask_samples = [body for body in re.findall(r"#define PROMPTFACE_SAMPLE_MASK\(k, uv, dx, dy\)(.*?)\n\s*#",
+                                                    text, flags=re.DOTALL) if "SAMPLE" in body.upper()]
+        assert mask_samples and all(body.rstrip().endswith(").r") for body in mask_samples), shader.name
         assert text.count("PromptFaceBlend(base, ") == 1, shader.name
 
 

@@ -45,8 +45,8 @@ namespace PromptFace.Editor
             var baseTexture = LoadTexture(sidecar.Resolve(sidecar.base_texture));
             Texture2D[] textures = Array.ConvertAll(sidecar.expressions, e => LoadTexture(sidecar.Resolve(e.texture)));
             Texture2D[] masks = Array.ConvertAll(sidecar.expressions, e => LoadTexture(sidecar.Resolve(e.mask)));
-            var textureArray = SaveArray(BuildArray(textures, false), ExpressionArrayPath(sidecar));
-            var maskArray = SaveArray(BuildArray(masks, true), MaskArrayPath(sidecar));
+            var textureArray = SaveArray(BuildExpressionArray(textures), ExpressionArrayPath(sidecar));
+            var maskArray = SaveArray(BuildMaskArray(masks), MaskArrayPath(sidecar));
 
             var material = AssetDatabase.LoadAssetAtPath<Material>(MaterialPath(sidecar));
             bool newMaterial = material == null;
@@ -116,21 +116,33 @@ namespace PromptFace.Editor
             blend.Configure(renderer, sidecar.BlendShapeNames());
         }
 
+        /// <summary>The expression textures as one colour array (RGBA32), sampled sRGB-decoded.</summary>
+        public static Texture2DArray BuildExpressionArray(Texture2D[] textures)
+        {
+            return BuildArray(textures, TextureFormat.RGBA32, false);
+        }
+
+        /// <summary>The change masks as one single-channel array (R8, a quarter of RGBA32's memory), sampled as
+        /// stored (linear); the shaders read its red channel.</summary>
+        public static Texture2DArray BuildMaskArray(Texture2D[] masks)
+        {
+            return BuildArray(masks, TextureFormat.R8, true);
+        }
+
         /// <summary>The slices as one array, all of one size (an empty export gets a 1×1 placeholder the shader never
-        /// samples). Colour arrays sample sRGB-decoded, mask arrays (linear) as stored, as the Blender node tree does.
-        /// </summary>
-        public static Texture2DArray BuildArray(Texture2D[] slices, bool linear)
+        /// samples), as the Blender node tree samples them: colour sRGB-decoded, masks linear.</summary>
+        static Texture2DArray BuildArray(Texture2D[] slices, TextureFormat format, bool linear)
         {
             if (slices.Length == 0)
             {
-                var placeholder = new Texture2DArray(1, 1, 1, TextureFormat.RGBA32, false, linear);
+                var placeholder = new Texture2DArray(1, 1, 1, format, false, linear);
                 placeholder.SetPixels32(new[] { new Color32(0, 0, 0, 0) }, 0, 0);
                 placeholder.Apply(false, false);
                 return placeholder;
             }
             int width = slices[0].width;
             int height = slices[0].height;
-            var array = new Texture2DArray(width, height, slices.Length, TextureFormat.RGBA32, true, linear);
+            var array = new Texture2DArray(width, height, slices.Length, format, true, linear);
             array.wrapMode = TextureWrapMode.Clamp;
             array.filterMode = FilterMode.Bilinear;
             for (int k = 0; k < slices.Length; k++)
@@ -141,7 +153,7 @@ namespace PromptFace.Editor
                         "PromptFace: {0} is {1}x{2}, the export's other textures {3}x{4}; texture arrays need one size",
                         slices[k].name, slices[k].width, slices[k].height, width, height));
                 }
-                array.SetPixels32(slices[k].GetPixels32(0), k, 0);
+                array.SetPixels32(slices[k].GetPixels32(0), k, 0);  // into R8 it keeps the red channel
             }
             array.Apply(true, false);  // mip maps from level 0; the pixels stay in memory so the asset keeps them
             return array;

@@ -50,7 +50,8 @@ namespace PromptFace.Editor
         /// <summary>Settings for a PNG the sidecar names: exact texels the editor can copy into texture arrays.</summary>
         public static void ApplyToTexture(TextureImporter importer, bool isMask, bool copiedIntoArray)
         {
-            importer.textureType = TextureImporterType.Default;
+            // Masks are grey PNGs, kept as one channel (R8 uncompressed): a quarter of the memory of RGBA32.
+            importer.textureType = isMask ? TextureImporterType.SingleChannel : TextureImporterType.Default;
             // Colour textures are sRGB; masks are data, read as stored (the reference maths' raw byte / 255).
             importer.sRGBTexture = !isMask;
             importer.isReadable = copiedIntoArray;
@@ -59,6 +60,13 @@ namespace PromptFace.Editor
             importer.mipmapEnabled = true;
             // A UV atlas does not tile: never blend in texels from the opposite edge.
             importer.wrapMode = TextureWrapMode.Clamp;
+            if (isMask)
+            {
+                var settings = new TextureImporterSettings();
+                importer.ReadTextureSettings(settings);
+                settings.singleChannelComponent = TextureImporterSingleChannelComponent.Red;
+                importer.SetTextureSettings(settings);
+            }
         }
     }
 }

@@ -17,7 +17,7 @@ namespace PromptFace.Editor
     /// </remarks>
     public sealed class PromptFaceImporter : AssetPostprocessor
     {
-        const uint Version = 1;
+        const uint Version = 2;  // 2: masks import as one channel (R8)
 
         public override uint GetVersion()
         {

@@ -12,7 +12,8 @@ namespace PromptFace
     /// FBX's DeformPercent curves) drives them in Unity's 0-100 range, and this component hands them to the shader as
     /// 0-1 weights, looked up by name in the order of the material's texture-array slices. It runs in LateUpdate, after
     /// the Animator has written the frame's weights, and in edit mode, so scrubbing the Animation window updates the
-    /// texture too. The weights go through a MaterialPropertyBlock, so the shared material asset is never modified.
+    /// texture too. The weights go through the renderer's MaterialPropertyBlock, so the shared material asset is never
+    /// modified, and only the four weight vectors in that block are ever written.
     /// </remarks>
     [ExecuteAlways]
     [DisallowMultipleComponent]
@@ -64,12 +65,23 @@ namespace PromptFace
             Apply();
         }
 
+        /// <summary>Hand the renderer back: our weights return to the material's values, and whatever other
+        /// components set in the renderer's property block stays.</summary>
         void OnDisable()
         {
-            if (faceRenderer != null)
+            if (faceRenderer == null || properties == null)
             {
-                faceRenderer.SetPropertyBlock(null);
+                return;  // never applied
             }
+            // A MaterialPropertyBlock cannot drop a single property, so ours are set to what the material holds.
+            Material material = faceRenderer.sharedMaterial;
+            faceRenderer.GetPropertyBlock(properties);
+            foreach (int id in weightPropertyIds)
+            {
+                properties.SetVector(id, material != null && material.HasProperty(id) ? material.GetVector(id)
+                                                                                     : Vector4.zero);
+            }
+            faceRenderer.SetPropertyBlock(properties);
         }
 
         /// <summary>Copy the renderer's current blendshape weights into the shader's weight vectors.</summary>
@@ -89,11 +101,9 @@ namespace PromptFace
             if (properties == null)
             {
                 properties = new MaterialPropertyBlock();
-            }
-            if (weightPropertyIds == null)
-            {
                 weightPropertyIds = Array.ConvertAll(WeightProperties, Shader.PropertyToID);
             }
+            // Read the renderer's block first and change only our vectors: other components' values stay.
             faceRenderer.GetPropertyBlock(properties);
             for (int i = 0; i < packed.Length; i++)
             {

@@ -6,7 +6,11 @@
 //               MaterialPropertyBlock, as the component leaves them after Apply().
 //   settings    stdout: "name=value" for every ModelImporter setting ApplyToModel makes, and the clip Clips makes
 //               for frames 1..73 of a take.
+//   block       stdout: "stage name=value" for the renderer's property block after Apply() and after the component
+//               is disabled, where another component had set _OtherTint in that block and the material holds its own
+//               _ExpressionWeights0.
 //   textures    stdout: "kind name=value" for a colour texture and a mask after ApplyToTexture.
+//   arrays      stdout: "array=format" for the texture arrays the editor builds: expressions, masks, no masks.
 //   sidecar     stdout: "Class.field=type" for every field JsonUtility would fill in PromptFaceSidecar.
 //   paths       stdout: the sidecar path of a few model paths and the major version of a few version strings.
 using System;
@@ -24,11 +28,13 @@ public static class PromptFaceHarness
         switch (args.Length == 1 ? args[0] : "")
         {
             case "weights": Weights(); return 0;
+            case "block": PropertyBlock(); return 0;
+            case "arrays": Arrays(); return 0;
             case "settings": Settings(); return 0;
             case "textures": Textures(); return 0;
             case "sidecar": SidecarFields(typeof(PromptFaceSidecar), "PromptFaceSidecar"); return 0;
             case "paths": Paths(); return 0;
-            default: Console.Error.WriteLine("usage: PromptFaceHarness.exe weights|settings|textures|sidecar|paths"); return 2;
+            default: Console.Error.WriteLine("usage: PromptFaceHarness.exe weights|block|settings|textures|arrays|sidecar|paths"); return 2;
         }
     }
 
@@ -60,6 +66,46 @@ public static class PromptFaceHarness
         }
     }
 
+    static void PropertyBlock()
+    {
+        var mesh = new Mesh { name = "PromptFace" };
+        mesh.AddBlendShapeFrame("happy", 100f, null, null, null);
+        var renderer = new GameObject().AddComponent<SkinnedMeshRenderer>();
+        renderer.sharedMesh = mesh;
+        renderer.SetBlendShapeWeight(0, 50f);
+        int weights0 = Shader.PropertyToID(PromptFaceBlend.WeightProperties[0]);
+        renderer.sharedMaterial = new Material((Shader)null);
+        renderer.sharedMaterial.SetVector(weights0, new Vector4(0.125f, 0f, 0f, 0f));
+        int tint = Shader.PropertyToID("_OtherTint");
+        var other = new MaterialPropertyBlock();
+        other.SetFloat(tint, 0.75f);
+        renderer.SetPropertyBlock(other);
+
+        var blend = new GameObject().AddComponent<PromptFaceBlend>();
+        blend.Configure(renderer, new[] { "happy" });
+        blend.Apply();
+        PrintBlock("applied", renderer, tint, weights0);
+        blend.enabled = false;
+        PrintBlock("disabled", renderer, tint, weights0);
+    }
+
+    static void PrintBlock(string stage, Renderer renderer, int tint, int weights0)
+    {
+        var block = new MaterialPropertyBlock();
+        renderer.GetPropertyBlock(block);
+        Console.WriteLine(stage + " _OtherTint=" + block.GetFloat(tint).ToString("R", CultureInfo.InvariantCulture));
+        Console.WriteLine(stage + " _ExpressionWeights0.x=" +
+                          block.GetVector(weights0).x.ToString("R", CultureInfo.InvariantCulture));
+    }
+
+    static void Arrays()
+    {
+        var slices = new[] { new Texture2D(4, 4), new Texture2D(4, 4) };
+        Console.WriteLine("expressions=" + PromptFaceAssets.BuildExpressionArray(slices).format);
+        Console.WriteLine("masks=" + PromptFaceAssets.BuildMaskArray(slices).format);
+        Console.WriteLine("no masks=" + PromptFaceAssets.BuildMaskArray(new Texture2D[0]).format);
+    }
+
     static void Settings()
     {
         var importer = new ModelImporter();
@@ -81,6 +127,13 @@ public static class PromptFaceHarness
         var mask = new TextureImporter();
         PromptFaceImportSettings.ApplyToTexture(mask, true, true);
         PrintProperties("mask ", mask, typeof(TextureImporter));
+        foreach (var importer in new[] { colour, mask })
+        {
+            var settings = new TextureImporterSettings();
+            importer.ReadTextureSettings(settings);
+            Console.WriteLine((importer == colour ? "texture" : "mask") + " singleChannelComponent=" +
+                              settings.singleChannelComponent);
+        }
     }
 
     static void SidecarFields(Type type, string prefix)

@@ -49,7 +49,17 @@ namespace UnityEditor
         public ModelImporterClipAnimation[] defaultClipAnimations { get; set; }
     }
 
-    public enum TextureImporterType { Default = 0 }
+    public enum TextureImporterType { Default = 0, SingleChannel = 10 }
+
+    public enum TextureImporterSingleChannelComponent { Alpha = 0, Red = 1 }
+
+    /// <summary>Unity's holds every texture import setting; these stubs carry the two that the package reads and writes
+    /// through it.</summary>
+    public sealed class TextureImporterSettings
+    {
+        public TextureImporterType textureType { get; set; }
+        public TextureImporterSingleChannelComponent singleChannelComponent { get; set; }
+    }
 
     public enum TextureImporterCompression { Uncompressed = 0, Compressed = 1 }
 
@@ -64,6 +74,20 @@ namespace UnityEditor
         public TextureImporterNPOTScale npotScale { get; set; }
         public bool mipmapEnabled { get; set; }
         public TextureWrapMode wrapMode { get; set; }
+
+        TextureImporterSingleChannelComponent singleChannelComponent;
+
+        public void ReadTextureSettings(TextureImporterSettings dest)
+        {
+            dest.textureType = textureType;
+            dest.singleChannelComponent = singleChannelComponent;
+        }
+
+        public void SetTextureSettings(TextureImporterSettings src)
+        {
+            textureType = src.textureType;
+            singleChannelComponent = src.singleChannelComponent;
+        }
     }
 
     public class AssetPostprocessor

@@ -3,6 +3,7 @@
 // what the tests' harness needs (store and return values); they say nothing about how Unity behaves.
 using System;
 using System.Collections.Generic;
+using System.Reflection;
 
 namespace UnityEngine
 {
@@ -25,7 +26,25 @@ namespace UnityEngine
         }
     }
 
-    public class Behaviour : Component { }
+    public class Behaviour : Component
+    {
+        bool isEnabled = true;
+
+        /// <summary>As in Unity, a change sends the component's OnEnable or OnDisable message (a method of that
+        /// name, private or not).</summary>
+        public bool enabled
+        {
+            get { return isEnabled; }
+            set
+            {
+                if (value == isEnabled) return;
+                isEnabled = value;
+                const BindingFlags anyInstance = BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic;
+                MethodInfo message = GetType().GetMethod(value ? "OnEnable" : "OnDisable", anyInstance);
+                if (message != null) message.Invoke(this, null);
+            }
+        }
+    }
 
     public class MonoBehaviour : Behaviour { }
 
@@ -58,6 +77,12 @@ namespace UnityEngine
         MaterialPropertyBlock block;
 
         public Material[] sharedMaterials { get; set; } = new Material[0];
+
+        public Material sharedMaterial
+        {
+            get { return sharedMaterials.Length > 0 ? sharedMaterials[0] : null; }
+            set { sharedMaterials = new[] { value }; }
+        }
 
         public void GetPropertyBlock(MaterialPropertyBlock properties) { properties.CopyFrom(block); }
 
@@ -97,24 +122,40 @@ namespace UnityEngine
     public sealed class MaterialPropertyBlock
     {
         readonly Dictionary<int, Vector4> vectors = new Dictionary<int, Vector4>();
+        readonly Dictionary<int, float> floats = new Dictionary<int, float>();
 
         public void SetVector(int nameID, Vector4 value) { vectors[nameID] = value; }
 
         public Vector4 GetVector(int nameID) { Vector4 value; return vectors.TryGetValue(nameID, out value) ? value : default(Vector4); }
 
+        public void SetFloat(int nameID, float value) { floats[nameID] = value; }
+
+        public float GetFloat(int nameID) { float value; return floats.TryGetValue(nameID, out value) ? value : 0f; }
+
         internal void CopyFrom(MaterialPropertyBlock other)
         {
             vectors.Clear();
+            floats.Clear();
             if (other == null) return;
             foreach (KeyValuePair<int, Vector4> pair in other.vectors) vectors[pair.Key] = pair.Value;
+            foreach (KeyValuePair<int, float> pair in other.floats) floats[pair.Key] = pair.Value;
         }
     }
 
     public class Material : Object
     {
+        // Unity's HasProperty asks the shader; the stubs have no shaders, so a material "has" what was set on it.
+        readonly Dictionary<int, Vector4> vectors = new Dictionary<int, Vector4>();
+
         public Material(Shader shader) { this.shader = shader; }
 
         public Shader shader { get; set; }
+
+        public bool HasProperty(int nameID) { return vectors.ContainsKey(nameID); }
+
+        public void SetVector(int nameID, Vector4 value) { vectors[nameID] = value; }
+
+        public Vector4 GetVector(int nameID) { Vector4 value; return vectors.TryGetValue(nameID, out value) ? value : default(Vector4); }
 
         public void SetTexture(string name, Texture value) { }
 
@@ -145,19 +186,28 @@ namespace UnityEngine
 
     public sealed class Texture2D : Texture
     {
+        public Texture2D(int width, int height) { this.width = width; this.height = height; }
+
         public Color32[] GetPixels32(int miplevel) { return new Color32[width * height]; }
     }
 
     public sealed class Texture2DArray : Texture
     {
-        public Texture2DArray(int width, int height, int depth, TextureFormat textureFormat, bool mipChain, bool linear) { }
+        public Texture2DArray(int width, int height, int depth, TextureFormat textureFormat, bool mipChain, bool linear)
+        {
+            this.width = width;
+            this.height = height;
+            format = textureFormat;
+        }
+
+        public TextureFormat format { get; private set; }
 
         public void SetPixels32(Color32[] colors, int arrayElement, int miplevel) { }
 
         public void Apply(bool updateMipmaps, bool makeNoLongerReadable) { }
     }
 
-    public enum TextureFormat { RGBA32 = 4 }
+    public enum TextureFormat { Alpha8 = 1, RGBA32 = 4, R8 = 63 }
 
     public enum TextureWrapMode { Repeat, Clamp, Mirror, MirrorOnce }
 
@@ -180,6 +230,8 @@ namespace UnityEngine
         public float x, y, z, w;
 
         public Vector4(float x, float y, float z, float w) { this.x = x; this.y = y; this.z = z; this.w = w; }
+
+        public static Vector4 zero { get { return new Vector4(0f, 0f, 0f, 0f); } }
     }
 
     public static class Mathf
