@@ -67,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-megapixels", type=float, default=40.0, help="largest photo (default 40 MP)")
     serve.add_argument("--max-prompts", type=int, default=16, help="prompts per job (default 16)")
     serve.add_argument("--max-prompt-chars", type=int, default=200, help="characters per prompt (default 200)")
+    serve.add_argument("--keep-days", type=float, default=7.0,
+                       help="remove finished jobs and unused photos older than this (default 7; 0 keeps them)")
+    serve.add_argument("--max-disk-gb", type=float, default=20.0,
+                       help="past this the oldest finished jobs and unused photos go first (default 20; 0: no limit)")
+    serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                       help="a host name clients may address besides localhost (repeatable); on a non-loopback "
+                            "--host, giving any limits the server to the names given")
     serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     _add_diffedit_arguments(serve)
     _add_deca_argument(serve, for_serve=True)
@@ -261,10 +268,15 @@ def _serve(args) -> int:
     for name in ("queue_depth", "max_prompts", "max_prompt_chars", "max_upload_mb", "max_megapixels"):
         if getattr(args, name) < 1:
             raise PromptFaceError(f"--{name.replace('_', '-')} must be at least 1")
+    for name in ("keep_days", "max_disk_gb"):
+        if getattr(args, name) < 0:
+            raise PromptFaceError(f"--{name.replace('_', '-')} must be 0 (no limit) or more")
+    os.umask(0o077)  # photos and results are this user's only, whatever the shell's umask
     data_dir = (args.data_dir or default_data_dir()).expanduser()
     settings = ServiceSettings(data_dir=data_dir, max_upload_bytes=int(args.max_upload_mb * 1e6),
                                max_pixels=int(args.max_megapixels * 1e6), max_prompts=args.max_prompts,
-                               max_prompt_chars=args.max_prompt_chars, queue_depth=args.queue_depth)
+                               max_prompt_chars=args.max_prompt_chars, queue_depth=args.queue_depth,
+                               keep_days=args.keep_days, max_disk_bytes=int(args.max_disk_gb * 1e9))
     logging.getLogger().setLevel(args.log_level.upper())
     from backend.pipeline import Engines
     diffedit_wanted = bool(args.diffedit_model or os.environ.get(DIFFEDIT_MODEL_ENV))
@@ -291,13 +303,18 @@ def _serve(args) -> int:
         print(f"API token (shown only now; it is kept in {token_path}, readable by you only):\n  {token}", flush=True)
     else:
         print(f"API token: in {token_path}", flush=True)
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
+    from backend.http_api.gate import LOOPBACK_NAMES
+    if args.host in LOOPBACK_NAMES:
+        allowed_hosts = (*LOOPBACK_NAMES, *args.allowed_host)  # a DNS-rebinding page names its own host: refused
+    else:
+        allowed_hosts = tuple(args.allowed_host) or None
         logging.getLogger(__name__).warning("listening on %s: anyone who can reach port %d and has the token can use "
                                             "this server; prefer an SSH tunnel", args.host, args.port)
     from backend.stdio_server import data_dir_lock
     # One server per data dir: a second one would take the first one's running job for crashed.
     with data_dir_lock(Path(settings.data_dir), wait=0):
-        uvicorn.run(create_app(Service(settings, engines_factory), token), host=args.host, port=args.port, log_level=args.log_level)
+        uvicorn.run(create_app(Service(settings, engines_factory), token, allowed_hosts), host=args.host,
+                    port=args.port, log_level=args.log_level)
     return 0
 
 

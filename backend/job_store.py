@@ -45,6 +45,7 @@ class SubjectRow:
     subject_id: str
     photo_file: str
     info: dict
+    created: str = field(default_factory=now)
 
 
 @dataclass
@@ -91,13 +92,28 @@ class JobStore:
     def add_subject(self, row: SubjectRow) -> None:
         with self._lock:
             self._db.execute("INSERT OR IGNORE INTO subjects VALUES (?, ?, ?, ?)",
-                             (row.subject_id, row.photo_file, json.dumps(row.info), now()))
+                             (row.subject_id, row.photo_file, json.dumps(row.info), row.created))
 
     def subject(self, subject_id: str) -> SubjectRow | None:
         with self._lock:
-            found = self._db.execute("SELECT subject_id, photo_file, info FROM subjects WHERE subject_id = ?",
-                                     (subject_id,)).fetchone()
-        return None if found is None else SubjectRow(found[0], found[1], json.loads(found[2]))
+            found = self._db.execute("SELECT subject_id, photo_file, info, created FROM subjects "
+                                     "WHERE subject_id = ?", (subject_id,)).fetchone()
+        return None if found is None else SubjectRow(found[0], found[1], json.loads(found[2]), found[3])
+
+    def subjects(self) -> list[SubjectRow]:
+        """Every subject, oldest first."""
+        with self._lock:
+            found = self._db.execute("SELECT subject_id, photo_file, info, created FROM subjects "
+                                     "ORDER BY created, subject_id").fetchall()
+        return [SubjectRow(row[0], row[1], json.loads(row[2]), row[3]) for row in found]
+
+    def delete_subject(self, subject_id: str) -> None:
+        """Remove a subject and every job of it (one transaction)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM jobs WHERE subject_id = ?", (subject_id,))
+            self._db.execute("DELETE FROM subjects WHERE subject_id = ?", (subject_id,))
+            self._db.execute("COMMIT")
 
     # Jobs
 
@@ -120,6 +136,16 @@ class JobStore:
             found = self._db.execute(f"SELECT {', '.join(_JOB_COLUMNS)} FROM jobs WHERE status = ? ORDER BY seq",
                                      (status,)).fetchall()
         return [_job_row(values) for values in found]
+
+    def jobs_of_subject(self, subject_id: str) -> list[JobRow]:
+        with self._lock:
+            found = self._db.execute(f"SELECT {', '.join(_JOB_COLUMNS)} FROM jobs WHERE subject_id = ? ORDER BY seq",
+                                     (subject_id,)).fetchall()
+        return [_job_row(values) for values in found]
+
+    def delete_job(self, job_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
 
     def update_job(self, job_id: str, **changes) -> None:
         """Set some columns of one job (expressions and request as Python values)."""

@@ -8,8 +8,12 @@ On disk, under settings.data_dir:
     jobs/<job_id>/partial/           while a job runs: a valid expression set of the expressions done so far
     jobs/<job_id>/result/            the finished set; it is partial/ renamed, so it appears in one step
     jobs/<job_id>/expression-set.zip the finished set zipped, written before the job is marked succeeded
-A job that failed or was cancelled keeps partial/ (what was done); a job found running after a crash is marked
-failed on start, its result/ and zip (if the crash came between their writing and the status change) removed.
+A job that failed or was cancelled keeps partial/ (what was done), or result/ when its set was complete (a zip that
+could not be written). A job found running after a crash: if its result/ exists (the crash came after the set was
+complete) the zip is finished and the job succeeds; otherwise it is marked failed and keeps partial/.
+Every folder is made 0700 and every file 0600 (the serve commands set the umask; start() tightens the data dir).
+Retention (settings.keep_days, settings.max_disk_bytes) removes finished jobs and idle subjects, oldest first; what a
+queued or running job needs is never removed.
 """
 import hashlib
 import io
@@ -19,24 +23,26 @@ import math
 import os
 import re
 import shutil
+import stat
 import threading
 import time
 import uuid
 from collections import OrderedDict, deque
-from concurrent.futures import Future
+from concurrent.futures import Future, TimeoutError as FutureTimeout
+from datetime import datetime, timezone
 from dataclasses import dataclass, fields, replace
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 from PIL import Image, UnidentifiedImageError
 
 from addon.core.errors import PromptFaceError
 from addon.core.expression_set import MANIFEST_FILE, manifest_file_names, zip_expression_set
 from addon.core.prompt_grammar import prompt_expression_names
-from addon.core.protocol import (API_VERSION, ERROR_STATUS, EngineInfo, EngineList,
-                                 ExpressionProgress, Health, JobInfo, JobRequest, SubjectInfo)
-from backend.errors import InputImageError
+from addon.core.protocol import (API_VERSION, ERROR_STATUS, FINISHED_STATUSES, Deleted, EngineInfo,
+                                 EngineList, ExpressionProgress, Health, JobInfo, JobRequest, SubjectInfo)
+from backend.errors import InputImageError, public_message
 from backend.job_store import JobRow, JobStore, SubjectRow, now
 from backend.pipeline import (EDITORS, RECONSTRUCTORS, CalibratedSubject, Engines, JobCancelled,
                               PipelineOptions, calibrate_subject, check_engines, check_prompts, generate_expressions)
@@ -56,6 +62,11 @@ JOB_OPTIONS = {
     "neutralise": (lambda value: isinstance(value, bool), "true or false"),
 }
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+# The worker applies retention when it starts, after each job, and at least this often while idle (seconds).
+RETENTION_INTERVAL = 3600.0
+# The first bytes of the image formats this server reads: such bytes that cannot be read are a damaged image (400),
+# anything else is not an image at all (415).
+IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"II*\x00", b"MM\x00*", b"GIF8")
 
 
 @dataclass
@@ -67,6 +78,11 @@ class ServiceSettings:
     max_prompt_chars: int = 200
     queue_depth: int = 8          # jobs waiting (not counting the one running)
     subject_cache: int = 8        # calibrated subjects kept in memory
+    keep_days: float = 7.0        # finished jobs and idle subjects older than this are removed (0: kept forever)
+    max_disk_bytes: int = 20_000_000_000  # beyond this, the oldest finished jobs and idle subjects go (0: no budget)
+    max_request_bytes: int = 1_000_000    # the largest JSON body or JSON line (an upload has max_upload_bytes)
+    max_waiting_uploads: int = 4  # uploads waiting for a calibration at once (busy, 503, beyond)
+    upload_wait_seconds: float = 600.0    # an upload waits this long for the worker, then gets busy (503)
 
     def __post_init__(self):
         self.data_dir = Path(self.data_dir)
@@ -108,8 +124,10 @@ class Service:
         self._stopping = False
         self._worker: threading.Thread | None = None
         self._calibrated: OrderedDict[tuple, CalibratedSubject] = OrderedDict()  # the worker's LRU cache
+        self._cache_lock = threading.Lock()  # the cache is also emptied by request threads (delete_subject)
         self._seconds_per_expression = 2.0  # running estimate, for Retry-After
         self._store: JobStore | None = None
+        self._waiting_uploads = 0          # request threads waiting in _on_worker for a calibration
 
     # -----------------------------------------------------------------------------------------------------------
     # Life cycle
@@ -121,8 +139,10 @@ class Service:
                 raise RuntimeError("the service is already started")
             data_dir = self.settings.data_dir
             for folder in (data_dir, data_dir / "subjects", data_dir / "jobs"):
-                folder.mkdir(parents=True, exist_ok=True)
+                _private_folder(folder)
             self._store = JobStore(data_dir / "store.sqlite3")
+            for path in data_dir.glob("store.sqlite3*"):  # the store and its WAL files
+                os.chmod(path, 0o600)
             self._queue.clear()
             self._cancel_requested.clear()
             self._recover()
@@ -149,11 +169,20 @@ class Service:
 
     def _recover(self) -> None:
         for row in self._store.jobs("running"):
-            done = sum(item["status"] == "done" for item in row.expressions)
             job_dir = self._job_dir(row.job_id)
-            for leftover in [job_dir / "result", job_dir / ZIP_FILE, *job_dir.glob(".*"),
-                             *(job_dir / "partial").glob(".*")]:  # hidden = temporary files of unfinished writes
-                _remove(leftover)
+            for leftover in [*job_dir.glob(".*"), *(job_dir / "partial").glob(".*"), *(job_dir / "result").glob(".*")]:
+                _remove(leftover)  # hidden = temporary files of unfinished writes
+            if (job_dir / "result" / MANIFEST_FILE).is_file():
+                # The set was complete (partial/ is renamed to result/ in one step): only the zip was left to do.
+                log.warning("job %s was running when the server stopped, its set complete; finishing it", row.job_id)
+                expressions = [{**item, "status": "done"} for item in row.expressions]
+                try:
+                    self._finish(row.job_id, expressions, "done (finished when the server restarted)")
+                except PromptFaceError as error:  # result/ is not a readable set after all
+                    self._fail(row.job_id, public_message(str(error), self.settings.data_dir))
+                continue
+            done = sum(item["status"] == "done" for item in row.expressions)
+            _remove(job_dir / ZIP_FILE)
             self._store.update_job(
                 row.job_id, status="failed", finished=now(), message="interrupted",
                 error=f"interrupted by a server restart (the server stopped while this job ran, after {done} of "
@@ -161,15 +190,38 @@ class Service:
             log.warning("job %s was running when the server stopped; marked failed", row.job_id)
         self._queue.extend(row.job_id for row in self._store.jobs("queued"))
 
+    def _finish(self, job_id: str, expressions: list[dict], message: str) -> None:
+        """Zip a job's complete result/ and mark it succeeded; a zip that cannot be written fails the job and keeps
+        every file of the set."""
+        try:
+            zip_expression_set(self._job_dir(job_id) / "result", self._job_dir(job_id) / ZIP_FILE)
+        except OSError as error:
+            self._fail(job_id, f"all {len(expressions)} expressions are done and kept (fetch them one by one from "
+                               f"the job's files), but the server could not write the zip "
+                               f"({error.strerror or type(error).__name__}); free disk space on the server and "
+                               "submit the job again for the zip")
+            return
+        self._store.update_job(job_id, status="succeeded", progress=1.0, message=message, finished=now(),
+                               expressions=expressions)
+
     # -----------------------------------------------------------------------------------------------------------
     # Requests
+
+    @property
+    def waiting_uploads(self) -> int:
+        """Uploads waiting for the worker now."""
+        return self._waiting_uploads
 
     def health(self) -> Health:
         return Health(status=self._state, api_version=API_VERSION, version=VERSION)
 
     def engines(self) -> EngineList:
-        load_error = f"the engines failed to load: {self._engines_error}" if self._engines_error else None
-        not_loaded = self._engines.unavailable if self._engines is not None else {}
+        # Open to anyone (no token): reasons name no folders of this machine.
+        data_dir = self.settings.data_dir
+        load_error = (public_message(f"the engines failed to load: {self._engines_error}", data_dir)
+                      if self._engines_error else None)
+        not_loaded = ({name: public_message(reason, data_dir) for name, reason in self._engines.unavailable.items()}
+                      if self._engines is not None else {})
         listed = [EngineInfo(name, "editor", load_error is None and name not in not_loaded,
                              load_error or not_loaded.get(name)) for name in EDITORS]
         listed += [EngineInfo(name, "reconstructor", load_error is None and name not in not_loaded,
@@ -189,6 +241,9 @@ class Service:
         subject_id = sha256[:32]
         known = self._store_now().subject(subject_id)
         if known is not None:
+            photo_path = self._photo_path(known)
+            if not photo_path.is_file():  # removed from disk: the same bytes put it back
+                _write_atomically(photo_path, photo_bytes)
             return SubjectInfo(**known.info)
         display_name = _display_name(filename)
         _check_photo_header(photo_bytes, display_name, self.settings.max_pixels)
@@ -206,6 +261,9 @@ class Service:
                 raise ServiceError("queue_full", f"{len(self._queue)} jobs are waiting, the most this server "
                                                  f"queues (--queue-depth {self.settings.queue_depth}); try again "
                                                  "later", retry_after=self._retry_after())
+            if store.subject(request.subject_id) is None:  # deleted since the request was checked
+                raise ServiceError("not_found", f"subject '{request.subject_id}' was just deleted; upload the "
+                                                "photo again")
             job_id = uuid.uuid4().hex
             names = prompt_expression_names(request.prompts)
             store.add_job(JobRow(
@@ -247,7 +305,17 @@ class Service:
             raise ServiceError("not_ready", f"job {job_id} is {row.status}; the whole expression set can be fetched "
                                             "once it has succeeded (single files of the partial set can be "
                                             "fetched now, see its files)")
-        return self._job_dir(job_id) / ZIP_FILE
+        path = self._job_dir(job_id) / ZIP_FILE
+        if not path.is_file():
+            raise ServiceError("not_found", _zip_gone(job_id))
+        return path
+
+    def open_set_zip(self, job_id: str) -> BinaryIO:
+        """The zip of a succeeded job, open for reading (removing the file now no longer pulls it away)."""
+        try:
+            return self.set_zip_path(job_id).open("rb")
+        except FileNotFoundError:
+            raise ServiceError("not_found", _zip_gone(job_id)) from None
 
     def cancel(self, job_id: str) -> JobInfo:
         """A queued job is cancelled at once, a running one after its current expression; finished ones stay."""
@@ -261,6 +329,29 @@ class Service:
                 self._cancel_requested.add(job_id)
                 self._store.update_job(job_id, message="cancelling after the current expression")
         return self.job_status(job_id)
+
+    def delete_job(self, job_id: str) -> Deleted:
+        """Remove a finished job and its files; a queued or running one must be cancelled first."""
+        row = self._job(job_id)
+        with self._condition:
+            if row.job_id in self._queue or row.job_id == self._running or row.status not in FINISHED_STATUSES:
+                raise ServiceError("not_ready", f"job {job_id} is {row.status}; cancel it first, then delete it")
+            self._delete_job(row.job_id)
+        return Deleted(kind="job", id=job_id)
+
+    def delete_subject(self, subject_id: str) -> Deleted:
+        """Remove a subject: its photo, its calibration and its finished jobs; refused while a job of it waits or
+        runs."""
+        store = self._store_now()
+        if not isinstance(subject_id, str) or store.subject(subject_id) is None:
+            raise ServiceError("not_found", f"no subject '{subject_id}' on this server")
+        with self._condition:
+            busy = [row.job_id for row in store.jobs_of_subject(subject_id) if row.status not in FINISHED_STATUSES]
+            if busy:
+                raise ServiceError("not_ready", f"subject {subject_id} has {len(busy)} queued or running job(s) "
+                                                f"({', '.join(busy[:3])}); cancel them first, then delete it")
+            jobs = self._delete_subject(subject_id)
+        return Deleted(kind="subject", id=subject_id, jobs_deleted=jobs)
 
     # -----------------------------------------------------------------------------------------------------------
     # Checks and lookups (any thread)
@@ -280,9 +371,12 @@ class Service:
     def _check_job_request(self, request: JobRequest) -> PipelineOptions:
         """Every field of a job request checked, before it is queued; returns its pipeline options."""
         limits = self.settings
-        if not isinstance(request.subject_id, str) or self._store_now().subject(request.subject_id) is None:
+        subject = (self._store_now().subject(request.subject_id) if isinstance(request.subject_id, str) else None)
+        if subject is None:
             raise ServiceError("not_found", f"no subject '{request.subject_id}' on this server; upload the photo "
                                             "first (create subject) and use the subject_id it returns")
+        if not self._photo_path(subject).is_file():
+            raise ServiceError("not_found", _photo_gone(request.subject_id))
         prompts = request.prompts
         if not isinstance(prompts, list) or not all(isinstance(prompt, str) for prompt in prompts):
             raise ServiceError("bad_request", "prompts must be a list of strings")
@@ -316,6 +410,9 @@ class Service:
     def _job_dir(self, job_id: str) -> Path:
         return self.settings.data_dir / "jobs" / job_id
 
+    def _photo_path(self, subject) -> Path:
+        return self.settings.data_dir / "subjects" / subject.subject_id / subject.photo_file
+
     def _job_files(self, row: JobRow) -> tuple[Path, list[str]]:
         """The folder of a job's current set and the asset names in it (those its manifest stands for)."""
         job_dir = self._job_dir(row.job_id)
@@ -345,14 +442,33 @@ class Service:
     # The worker thread
 
     def _on_worker(self, function: Callable):
-        """Run function on the worker thread and return its result (or raise its error) here."""
+        """Run function on the worker thread and return its result (or raise its error) here. At most
+        settings.max_waiting_uploads callers wait at once, each at most settings.upload_wait_seconds: the others
+        are told the server is busy (and when to try again) instead of holding a request thread."""
         future: Future = Future()
+        task = (function, future)
         with self._condition:
             if self._worker is None or self._stopping or not self._worker.is_alive():
                 raise ServiceError("internal", "the service is not running; try again in a moment")
-            self._tasks.append((function, future))
+            if self._waiting_uploads >= self.settings.max_waiting_uploads:
+                raise ServiceError("busy", f"{self._waiting_uploads} uploads are already waiting for this server's "
+                                           "worker; send the photo again in a moment",
+                                   retry_after=self._retry_after())
+            self._waiting_uploads += 1
+            self._tasks.append(task)
             self._condition.notify_all()
-        return future.result()
+        try:
+            return future.result(timeout=self.settings.upload_wait_seconds)
+        except FutureTimeout:
+            with self._condition:
+                if task in self._tasks:  # not started: withdraw it
+                    self._tasks.remove(task)
+            raise ServiceError("busy", f"the worker did not get to this photo within "
+                                       f"{self.settings.upload_wait_seconds:.0f} s (a long job is running); send "
+                                       "it again later", retry_after=self._retry_after()) from None
+        finally:
+            with self._condition:
+                self._waiting_uploads -= 1
 
     def _work(self) -> None:
         try:
@@ -368,11 +484,13 @@ class Service:
                                                               "try again in a moment"))
 
     def _serve_queue(self) -> None:
+        self.apply_retention()
         self._load_engines()
         while True:
             with self._condition:
                 while not (self._stopping or self._tasks or self._queue):
-                    self._condition.wait()
+                    if not self._condition.wait(timeout=RETENTION_INTERVAL):
+                        self.apply_retention()
                 if self._stopping:
                     break
                 task = self._tasks.popleft() if self._tasks else None
@@ -389,6 +507,7 @@ class Service:
                     with self._condition:
                         self._running = None
                         self._cancel_requested.discard(job_id)
+                self.apply_retention()
 
     def _load_engines(self) -> None:
         try:
@@ -401,7 +520,8 @@ class Service:
 
     def _ready_engines(self) -> Engines:
         if self._engines is None:
-            raise ServiceError("internal", f"the engines failed to load ({self._engines_error}); "
+            reason = public_message(self._engines_error or "", self.settings.data_dir)
+            raise ServiceError("internal", f"the engines failed to load ({reason}); "
                                            "see the server log, fix it and restart the server")
         return self._engines
 
@@ -435,7 +555,7 @@ class Service:
         info = SubjectInfo(subject_id=subject_id, sha256=subject.sha256, size=list(subject.photo_size),
                            face_box=subject.face.box.as_list(), notes=list(subject.notes))
         folder = self.settings.data_dir / "subjects" / subject_id
-        folder.mkdir(parents=True, exist_ok=True)
+        _private_folder(folder)
         photo_name = _stored_photo_name(display_name)
         _write_atomically(folder / photo_name, photo_bytes)
         self._store.add_subject(SubjectRow(subject_id, photo_name, {f.name: getattr(info, f.name)
@@ -447,13 +567,15 @@ class Service:
         """Calibrate, or take the calibration from the cache (it depends on the subject and on the options that
         shape the neutral and the photo as taken: all but the editor)."""
         key = (subject_id, replace(options, editor=""))  # everything but the editor shapes it
-        if key in self._calibrated:
-            self._calibrated.move_to_end(key)
-            return self._calibrated[key]
+        with self._cache_lock:
+            if key in self._calibrated:
+                self._calibrated.move_to_end(key)
+                return self._calibrated[key]
         calibrated = calibrate_subject(photo_bytes, photo_name, self._ready_engines(), options)
-        self._calibrated[key] = calibrated
-        while len(self._calibrated) > self.settings.subject_cache:
-            self._calibrated.popitem(last=False)
+        with self._cache_lock:
+            self._calibrated[key] = calibrated
+            while len(self._calibrated) > self.settings.subject_cache:
+                self._calibrated.popitem(last=False)
         return calibrated
 
     def _run_job(self, job_id: str) -> None:
@@ -463,7 +585,7 @@ class Service:
                                   **request["options"])
         job_dir = self._job_dir(job_id)
         _remove(job_dir / "partial")  # from a run that a clean stop interrupted
-        job_dir.mkdir(parents=True, exist_ok=True)
+        _private_folder(job_dir)
         expressions = row.expressions
         progress = {"last": 0.0}
 
@@ -485,8 +607,11 @@ class Service:
         try:
             report(0.0, "calibrating the subject")
             subject = self._store.subject(row.subject_id)
-            photo_path = self.settings.data_dir / "subjects" / row.subject_id / subject.photo_file
-            calibrated = self._calibrate(row.subject_id, photo_path.read_bytes(), subject.photo_file, options)
+            try:
+                photo_bytes = self._photo_path(subject).read_bytes()
+            except FileNotFoundError:
+                raise PromptFaceError(_photo_gone(row.subject_id)) from None
+            calibrated = self._calibrate(row.subject_id, photo_bytes, subject.photo_file, options)
             if between_expressions():
                 raise JobCancelled("cancelled")
             started = time.perf_counter()
@@ -494,8 +619,7 @@ class Service:
                                  progress=report, on_expression=expression_done,
                                  should_cancel=between_expressions, partial_dir=job_dir / "partial")
             self._learn_speed(time.perf_counter() - started, len(expressions))
-            zip_expression_set(job_dir / "result", job_dir / ZIP_FILE)
-            self._store.update_job(job_id, status="succeeded", progress=1.0, message="done", finished=now())
+            self._finish(job_id, expressions, "done")
         except JobCancelled:
             if self._stopping and job_id not in self._cancel_requested:
                 self._requeue(job_id, expressions)
@@ -503,10 +627,10 @@ class Service:
                 self._store.update_job(job_id, status="cancelled", finished=now(), progress=progress["last"],
                                        message="cancelled; the expressions done so far stay in its partial set")
         except PromptFaceError as error:
-            self._fail(job_id, str(error))
+            self._fail(job_id, public_message(str(error), self.settings.data_dir))
         except Exception as error:
             log.exception("job %s failed", job_id)
-            self._fail(job_id, f"internal error: {type(error).__name__}: {error} (details in the server log)")
+            self._fail(job_id, f"internal error ({type(error).__name__}; the details are in the server log)")
 
     def _stop_requested(self, job_id: str) -> bool:
         with self._condition:
@@ -522,9 +646,71 @@ class Service:
         _remove(self._job_dir(job_id) / "partial")
 
     def _fail(self, job_id: str, error: str) -> None:
-        for leftover in (self._job_dir(job_id) / "result", self._job_dir(job_id) / ZIP_FILE):
-            _remove(leftover)
+        """Mark a job failed. Its sets stay (partial/, or result/ when it was complete): only a zip goes, which
+        would stand for a job that succeeded."""
+        _remove(self._job_dir(job_id) / ZIP_FILE)
         self._store.update_job(job_id, status="failed", finished=now(), message="failed", error=error)
+
+    # -----------------------------------------------------------------------------------------------------------
+    # Removal and retention
+
+    def _delete_job(self, job_id: str) -> None:
+        _remove(self._job_dir(job_id))
+        self._store.delete_job(job_id)
+
+    def _delete_subject(self, subject_id: str) -> int:
+        """Remove a subject with its jobs (none of them queued or running); returns how many jobs went."""
+        jobs = self._store.jobs_of_subject(subject_id)
+        for row in jobs:
+            _remove(self._job_dir(row.job_id))
+        _remove(self.settings.data_dir / "subjects" / subject_id)
+        self._store.delete_subject(subject_id)
+        with self._cache_lock:
+            for key in [key for key in self._calibrated if key[0] == subject_id]:
+                del self._calibrated[key]
+        return len(jobs)
+
+    def apply_retention(self) -> None:
+        """Remove finished jobs older than keep_days, then subjects older too that have no job left; then, while
+        the data dir is over max_disk_bytes, the oldest finished job, else the oldest subject with no job. The
+        worker calls this when it starts, after each job and every RETENTION_INTERVAL while idle."""
+        settings = self.settings
+        with self._condition:
+            store = self._store
+            finished = sorted((row for status in FINISHED_STATUSES for row in store.jobs(status)),
+                              key=lambda row: row.finished or row.created)
+            if settings.keep_days > 0:
+                for row in [row for row in finished if _age_days(row.finished or row.created) > settings.keep_days]:
+                    log.info("retention: removing job %s (finished %s)", row.job_id, row.finished)
+                    self._delete_job(row.job_id)
+                    finished.remove(row)
+                for subject in self._idle_subjects():
+                    if _age_days(subject.created) > settings.keep_days:
+                        log.info("retention: removing subject %s (uploaded %s)", subject.subject_id, subject.created)
+                        self._delete_subject(subject.subject_id)
+            if settings.max_disk_bytes > 0:
+                used = _folder_bytes(settings.data_dir)
+                while used > settings.max_disk_bytes:
+                    if finished:
+                        row = finished.pop(0)
+                        freed = _folder_bytes(self._job_dir(row.job_id))
+                        self._delete_job(row.job_id)
+                    else:
+                        idle = self._idle_subjects()
+                        if not idle:
+                            log.warning("the data dir holds %.1f GB, over the %.1f GB budget, all of it in use",
+                                        used / 1e9, settings.max_disk_bytes / 1e9)
+                            break
+                        freed = _folder_bytes(settings.data_dir / "subjects" / idle[0].subject_id)
+                        self._delete_subject(idle[0].subject_id)
+                    log.info("retention: over the disk budget, removed the oldest (%.1f MB)", freed / 1e6)
+                    used -= freed
+
+    def _idle_subjects(self):
+        """Subjects with no job left (a subject goes after its jobs, so a recent job keeps an old photo), oldest
+        first."""
+        store = self._store
+        return [subject for subject in store.subjects() if not store.jobs_of_subject(subject.subject_id)]
 
     def _learn_speed(self, seconds: float, expressions: int) -> None:
         if expressions:
@@ -543,9 +729,12 @@ def _check_photo_header(photo_bytes: bytes, filename: str, max_pixels: int) -> N
     except Image.DecompressionBombError as error:
         raise ServiceError("too_large", f"'{filename}' is far over the {max_pixels / 1e6:.0f} megapixel limit "
                                         f"({error}); scale it down first") from None
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise ServiceError("unsupported_media", f"'{filename}' is not an image this server reads ({error}); "
-                                                "send a JPEG or PNG photo") from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        if photo_bytes.startswith(IMAGE_SIGNATURES) or photo_bytes[8:12] == b"WEBP":
+            raise ServiceError("bad_request", f"'{filename}' is a damaged or truncated image (its header cannot be "
+                                              "read); export it again as JPEG or PNG") from None
+        raise ServiceError("unsupported_media", f"'{filename}' is not an image this server reads; send a JPEG or "
+                                                "PNG photo") from None
     if width * height > max_pixels:
         raise ServiceError("too_large", f"'{filename}' is {width}x{height} = {width * height / 1e6:.1f} megapixels; "
                                         f"the limit is {max_pixels / 1e6:.0f} MP — scale it down first")
@@ -565,10 +754,43 @@ def _stored_photo_name(display_name: str) -> str:
     return "photo" + (suffix if suffix in PHOTO_SUFFIXES else "")
 
 
+def _zip_gone(job_id: str) -> str:
+    return (f"the zip of job {job_id} is no longer on this server; fetch the set's files one by one (see its "
+            "files), or submit the job again")
+
+
+def _photo_gone(subject_id: str) -> str:
+    return (f"subject '{subject_id}' is known but its photo is no longer on this server (it was removed from "
+            "disk); upload the photo again (create subject) and use the subject_id it returns")
+
+
 def _write_atomically(path: Path, data: bytes) -> None:
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    temporary.write_bytes(data)
+    with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
+        handle.write(data)
     os.replace(temporary, path)
+
+
+def _private_folder(folder: Path) -> None:
+    """Make folder (and its parents) if needed, and leave it 0700: a folder others could read is tightened, with a
+    warning (a data dir made before, e.g. --data-dir /scratch/pf)."""
+    existed = folder.is_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE(folder.stat().st_mode)
+    if existed and mode & 0o077:
+        log.warning("%s was open to other users (mode %o); set to 700 so that only this user can read photos "
+                    "and results", folder, mode)
+    if mode != 0o700:
+        os.chmod(folder, 0o700)
+
+
+def _age_days(timestamp: str) -> float:
+    then = datetime.fromisoformat(timestamp)
+    return (datetime.now(timezone.utc) - then).total_seconds() / 86400.0
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) if folder.exists() else 0
 
 
 def _remove(path: Path) -> None:

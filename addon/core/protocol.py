@@ -12,13 +12,17 @@ HTTP (API version 1; bearer token on everything but health and engines):
     GET  /v1/jobs/{job_id}/assets/{name}       -> the file (an asset listed in JobInfo.files)
     GET  /v1/jobs/{job_id}/expression-set.zip  -> the whole set, once the job succeeded (409 before)
     POST /v1/jobs/{job_id}/cancel              -> JobInfo
-Errors: an ErrorReply body with the HTTP status.
+    DELETE /v1/jobs/{job_id}                   -> Deleted; 409 while queued or running (cancel first)
+    DELETE /v1/subjects/{subject_id}           -> Deleted (with its finished jobs); 409 while a job of it waits/runs
+    GET  /v1/openapi.json                      -> this API as an OpenAPI document (no token)
+Errors: an ErrorReply body with the HTTP status (503 busy and 429 queue_full come with Retry-After).
 
 JSON lines (`promptface-backend serve --stdio`): one request per line {"id": n, "method": M, "params": {...}},
 one reply per line {"id": n, "result": {...}} or {"id": n, "error": ErrorReply}. The first line the server
 writes is {"event": "hello", "api_version": 1, "upload_dir": PATH, "version": ...}. Methods and params:
     health {}; engines {}; create_subject {"photo_path": PATH (already on the server's disk), "filename": NAME};
-    create_job JobRequest; job_status {"job_id"}; cancel_job {"job_id"};
+    create_job JobRequest; job_status {"job_id"}; cancel_job {"job_id"}; delete_job {"job_id"} -> Deleted;
+    delete_subject {"subject_id"} -> Deleted;
     asset_path {"job_id", "name"} -> {"path": PATH}; set_path {"job_id"} -> {"path": PATH of the zip}.
 Files travel outside the JSON: over SFTP on the same SSH connection, or directly when the server is local.
 """
@@ -32,7 +36,8 @@ FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
 # Machine-readable error codes and their HTTP statuses.
 ERROR_STATUS = {
     "bad_request": 400, "unauthorized": 401, "not_found": 404, "not_ready": 409, "too_large": 413,
-    "unsupported_media": 415, "invalid": 422, "queue_full": 429, "internal": 500,
+    "unsupported_media": 415, "invalid": 422, "queue_full": 429, "internal": 500, "method_not_allowed": 405,
+    "busy": 503,
 }
 
 
@@ -96,6 +101,13 @@ class JobInfo:
     error: str | None = None
     created: str = ""
     finished: str | None = None
+
+
+@dataclass(frozen=True)
+class Deleted:
+    kind: str                 # "job" or "subject"
+    id: str
+    jobs_deleted: int = 0     # a subject's finished jobs, removed with it
 
 
 @dataclass(frozen=True)
