@@ -103,13 +103,36 @@ def run_stdio(service: Service, stdin: TextIO, stdout: TextIO) -> None:
     try:
         _send(stdout, {"event": "hello", "api_version": API_VERSION, "upload_dir": str(uploads),
                        "version": service.health().version})
-        for line in stdin:
-            if line.strip():
+        limit = service.settings.max_request_bytes
+        for line in _lines(stdin, limit):
+            if line is TOO_LONG:
+                _send(stdout, {"id": None, "error": to_wire(ErrorReply(
+                    error="bad_request", message=f"a request line is over {limit / 1e3:.0f} kB, this server's "
+                                                 "limit; requests are small JSON objects (photos travel as files)"))})
+            elif line.strip():
                 _send(stdout, _reply(service, uploads, line))
     except BrokenPipeError:
         log.warning("the client closed its end of the protocol stream; stopping")
     finally:
         shutil.rmtree(uploads, ignore_errors=True)
+
+
+TOO_LONG = object()  # stands for a line over the limit (read and dropped, never held whole)
+
+
+def _lines(stdin: TextIO, limit: int) -> Iterator[str | object]:
+    """The lines of stdin (newline included), each at most limit characters; a longer one is read to its end in
+    pieces and given as TOO_LONG."""
+    while True:
+        line = stdin.readline(limit + 1)
+        if not line:
+            return
+        if len(line) <= limit:
+            yield line
+            continue
+        while line and not line.endswith("\n"):
+            line = stdin.readline(limit + 1)
+        yield TOO_LONG
 
 
 def _session_upload_dir(service: Service) -> Path:
@@ -144,8 +167,8 @@ def _reply(service: Service, uploads: Path, line: str) -> dict:
         error = ErrorReply(error="invalid", message=str(failure))
     except Exception as failure:  # a bug must not end the session: report it and go on
         log.exception("request '%s' failed", method)
-        error = ErrorReply(error="internal", message=f"the backend failed on '{method}': "
-                                                     f"{type(failure).__name__}: {failure} (details in its log)")
+        error = ErrorReply(error="internal", message=f"the backend failed on '{method}' "
+                                                     f"({type(failure).__name__}; the details are in its log)")
     return {"id": request_id, "error": to_wire(error)}
 
 
@@ -154,6 +177,8 @@ def _json_object(line: str) -> dict:
         request = json.loads(line)
     except ValueError as error:
         raise _Refused(f"a request line is not JSON ({error}): {line[:80]!r}") from None
+    except RecursionError:
+        raise _Refused("a request line nests too deeply to read; requests are flat JSON objects") from None
     if not isinstance(request, dict):
         raise _Refused(f"a request must be a JSON object, got {type(request).__name__}")
     return request
@@ -216,6 +241,8 @@ METHODS: dict[str, Callable[[Service, Path, dict], dict]] = {
     "create_job": _create_job,
     "job_status": lambda service, uploads, params: to_wire(service.job_status(_text(params, "job_id"))),
     "cancel_job": lambda service, uploads, params: to_wire(service.cancel(_text(params, "job_id"))),
+    "delete_job": lambda service, uploads, params: to_wire(service.delete_job(_text(params, "job_id"))),
+    "delete_subject": lambda service, uploads, params: to_wire(service.delete_subject(_text(params, "subject_id"))),
     "asset_path": lambda service, uploads, params: {
         "path": str(service.asset_path(_text(params, "job_id"), _text(params, "name")))},
     "set_path": lambda service, uploads, params: {"path": str(service.set_zip_path(_text(params, "job_id")))},

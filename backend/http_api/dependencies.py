@@ -1,10 +1,14 @@
-"""Shared request dependencies: the service, and the bearer-token check (everything but health and engines)."""
-import hmac
+"""Shared request dependencies: the service, and the bearer scheme the OpenAPI document names.
+
+The token itself is checked by gate.RequestGate, before any route runs or any body is read; `Authorized` only
+declares the scheme on the routes that need it.
+"""
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPBearer
 
-from backend.service import Service, ServiceError
+from backend.service import Service
 
 
 async def get_service(request: Request) -> Service:
@@ -13,17 +17,5 @@ async def get_service(request: Request) -> Service:
 
 ServiceDep = Annotated[Service, Depends(get_service)]
 
-
-async def require_token(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
-    """401 unless the Authorization header is 'Bearer <the server's token>' (compared in constant time)."""
-    scheme, _, given = (authorization or "").partition(" ")
-    expected = request.app.state.token
-    if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected.encode()):
-        return
-    where = request.app.state.service.settings.data_dir / "token"
-    problem = "no bearer token was sent" if not authorization else "the bearer token is wrong"
-    raise ServiceError("unauthorized", f"{problem}; send 'Authorization: Bearer TOKEN' with the token in {where} "
-                                       "on the server (printed when the server first started)")
-
-
-Authorized = Depends(require_token)
+bearer = HTTPBearer(auto_error=False, description="the token in the file 'token' of the server's data dir")
+Authorized = Security(bearer)

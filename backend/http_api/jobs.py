@@ -1,32 +1,36 @@
-"""Expression jobs: create (202, or 429 with Retry-After), status, one asset, the whole set as a zip, cancel."""
+"""Expression jobs: create (202, or 429 with Retry-After), status, one asset, the whole set as a zip, cancel,
+delete."""
 import mimetypes
-from typing import Annotated
+import os
 
-from fastapi import APIRouter, Body
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
 
-from addon.core.protocol import JobRequest, from_wire, to_wire
+from addon.core.protocol import Deleted, JobInfo, JobRequest, to_wire
 from backend.http_api.dependencies import Authorized, ServiceDep
+from backend.http_api.openapi import error_responses
 from backend.service import ServiceError
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Authorized])
+ZIP_CHUNK = 1 << 20
 
 
-@router.post("", status_code=202)
-def create_job(service: ServiceDep, body: Annotated[dict, Body()]) -> JSONResponse:
-    try:
-        request = from_wire(JobRequest, body)
-    except (TypeError, ValueError) as error:
-        raise ServiceError("bad_request", f"{error}; a job needs subject_id and prompts") from None
-    return JSONResponse(to_wire(service.create_job(request)), status_code=202)
+@router.post("", status_code=202, response_model=JobInfo,
+             responses=error_responses(400, 401, 404, 413, 422, 429, 503))
+def create_job(service: ServiceDep, body: JobRequest) -> JSONResponse:
+    return JSONResponse(to_wire(service.create_job(body)), status_code=202)
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", response_model=JobInfo, responses=error_responses(401, 404))
 def job_status(job_id: str, service: ServiceDep) -> dict:
     return to_wire(service.job_status(job_id))
 
 
-@router.get("/{job_id}/assets/{name}")
+@router.get("/{job_id}/assets/{name}", responses={
+    200: {"description": "the file", "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                                        "format": "binary"}}}},
+    **error_responses(400, 401, 404)})
 def asset(job_id: str, name: str, service: ServiceDep) -> Response:
     """One file of the job's current set. Read whole (they are small) so that the set moving from partial/ to
     result/ at the end of the job cannot pull a file away mid-reply: the name is looked up again then."""
@@ -43,12 +47,24 @@ def asset(job_id: str, name: str, service: ServiceDep) -> Response:
     return Response(content=data, media_type=media_type)
 
 
-@router.get("/{job_id}/expression-set.zip")
-def expression_set(job_id: str, service: ServiceDep) -> FileResponse:
-    return FileResponse(service.set_zip_path(job_id), media_type="application/zip",
-                        filename=f"promptface-{job_id}.zip")
+@router.get("/{job_id}/expression-set.zip", responses={
+    200: {"description": "the whole expression set", "content": {"application/zip": {"schema": {
+        "type": "string", "format": "binary"}}}},
+    **error_responses(401, 404, 409)})
+def expression_set(job_id: str, service: ServiceDep) -> StreamingResponse:
+    handle = service.open_set_zip(job_id)
+    size = os.fstat(handle.fileno()).st_size
+    return StreamingResponse(iter(lambda: handle.read(ZIP_CHUNK), b""), media_type="application/zip",
+                             headers={"Content-Length": str(size),
+                                      "Content-Disposition": f'attachment; filename="promptface-{job_id}.zip"'},
+                             background=BackgroundTask(handle.close))
 
 
-@router.post("/{job_id}/cancel")
+@router.post("/{job_id}/cancel", response_model=JobInfo, responses=error_responses(401, 404))
 def cancel(job_id: str, service: ServiceDep) -> dict:
     return to_wire(service.cancel(job_id))
+
+
+@router.delete("/{job_id}", response_model=Deleted, responses=error_responses(401, 404, 409))
+def delete(job_id: str, service: ServiceDep) -> dict:
+    return to_wire(service.delete_job(job_id))

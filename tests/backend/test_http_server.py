@@ -14,7 +14,9 @@ import threading
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
+import numpy as np
 import pytest
 import requests
 import uvicorn
@@ -89,11 +91,9 @@ def engines():
     return Engines.load()
 
 
-@pytest.fixture(scope="module")
-def server(engines, tmp_path_factory):
-    """A Service (queue depth 64) behind the real app on real uvicorn, on a free loopback port."""
-    service = Service(ServiceSettings(data_dir=tmp_path_factory.mktemp("data"), queue_depth=64),
-                      engines_factory=lambda: engines)
+@contextmanager
+def served(service: Service):
+    """The service behind the real app on real uvicorn, on a free loopback port: an Api on it."""
     config = uvicorn.Config(create_app(service, TOKEN), host="127.0.0.1", port=0, log_level="warning")
     uvicorn_server = uvicorn.Server(config)
     thread = threading.Thread(target=uvicorn_server.run, daemon=True)
@@ -103,11 +103,22 @@ def server(engines, tmp_path_factory):
         assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
         time.sleep(0.02)
     port = uvicorn_server.servers[0].sockets[0].getsockname()[1]
-    server = Api(f"http://127.0.0.1:{port}")
-    server.service, server.port = service, port
-    yield server
-    uvicorn_server.should_exit = True
-    thread.join(30)
+    api = Api(f"http://127.0.0.1:{port}")
+    api.service, api.port = service, port
+    try:
+        yield api
+    finally:
+        uvicorn_server.should_exit = True
+        thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def server(engines, tmp_path_factory):
+    """A Service (queue depth 64) on real uvicorn."""
+    service = Service(ServiceSettings(data_dir=tmp_path_factory.mktemp("data"), queue_depth=64),
+                      engines_factory=lambda: engines)
+    with served(service) as api:
+        yield api
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +148,7 @@ def test_everything_else_needs_the_token(server, method, path, token):
     assert reply.status_code == 401 and reply.headers["WWW-Authenticate"] == "Bearer"
     body = reply.json()
     assert body["error"] == "unauthorized" and "token" in body["message"]
-    assert str(server.service.settings.data_dir / "token") in body["message"]
+    assert "'token'" in body["message"] and str(server.service.settings.data_dir) not in body["message"]
 
 
 def test_subject_job_assets_and_zip(server, subject_id, astronaut_png, tmp_path):
@@ -291,7 +302,7 @@ def test_what_is_not_a_usable_photo_is_refused(server):
     ({"prompts": ["happy"], "reconstructor": "deca"}, 422, "deca reconstructor is not loaded"),
     ({"prompts": ["happy"], "options": {"enhance": "yes"}}, 422, "true or false"),
     ({"prompts": ["happy"], "options": {"steps": 3}}, 422, "unknown option 'steps'"),
-    ({"prompts": "happy"}, 400, "list of strings"),
+    ({"prompts": "happy"}, 400, "prompts: input should be a valid list"),
     ({"subject_id": "nobody", "prompts": ["happy"]}, 404, "upload the photo first"),
 ])
 def test_bad_job_requests_are_refused_with_a_reason(server, subject_id, fields, status, words):
@@ -304,7 +315,7 @@ def test_a_malformed_job_body_is_a_bad_request(server, subject_id):
     for body in (b"[1, 2", b"[1, 2]", b'{"subject_id": "%s"}' % subject_id.encode()):
         reply = server.post("/v1/jobs", data=body, headers={"Content-Type": "application/json"})
         assert reply.status_code == 400 and reply.json()["error"] == "bad_request", body
-    assert "missing 'prompts'" in reply.json()["message"]
+    assert "prompts: field required" in reply.json()["message"]
 
 
 def test_asset_names_cannot_leave_the_set(server, subject_id):
@@ -345,9 +356,11 @@ def _free_port() -> int:
 
 
 def _start_serve(data_dir, port: int) -> subprocess.Popen:
+    """The real command, started with a permissive umask (what a user's shell often has)."""
     return subprocess.Popen([sys.executable, "-m", "backend.cli", "serve", "--data-dir", str(data_dir),
                              "--port", str(port), "--log-level", "warning"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: os.umask(0o022))
 
 
 def _wait_until_up(api: Api, process: subprocess.Popen) -> None:
@@ -365,6 +378,8 @@ def _wait_until_up(api: Api, process: subprocess.Popen) -> None:
 
 def test_serve_survives_a_kill_mid_job(tmp_path, astronaut_png):
     data_dir, port = tmp_path / "data", _free_port()
+    data_dir.mkdir()
+    os.chmod(data_dir, 0o755)  # made before, open to others (the README's --data-dir /scratch/pf)
     first = _start_serve(data_dir, port)
     try:
         # First start: a token is made, stored 0600 and printed once.
@@ -381,6 +396,7 @@ def test_serve_survives_a_kill_mid_job(tmp_path, astronaut_png):
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
         assert api.token in first.stdout.read()
+        assert "open to other users" in first.stderr.read()
     finally:
         first.kill()
         first.wait()
@@ -410,3 +426,193 @@ def test_serve_survives_a_kill_mid_job(tmp_path, astronaut_png):
             second.kill()
             second.wait()
     assert api.token not in second.stdout.read()  # printed on the first start only
+    # Whatever the umask, only this user can read photos, results and the store.
+    for path in [data_dir, *data_dir.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert (mode == 0o700) if path.is_dir() else not mode & 0o077, (path, oct(mode))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Limits before the body, what errors show, conformance
+
+
+def _raw_request(port: int, lines: list[str], body: bytes = b"") -> tuple[int, dict, dict]:
+    """Send a request head (and body) as written, read the reply; (status, headers, JSON body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        reply = b""
+        while b"\r\n\r\n" not in reply or len(reply.partition(b"\r\n\r\n")[2]) < _length(reply):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    head, _, payload = reply.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode().split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in header_lines)}
+    return int(status_line.split()[1]), headers, json.loads(payload[:_length(reply)])
+
+
+def _length(reply: bytes) -> int:
+    for line in reply.partition(b"\r\n\r\n")[0].split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return int(line.split(b":")[1])
+    return 1 << 30
+
+
+def test_the_token_is_checked_before_any_body_is_read(server):
+    """A 200 MB JSON body without the token: refused from the head alone (the body is never sent here — a server
+    that waited for it would time out this request)."""
+    status, headers, body = _raw_request(server.port, [
+        "POST /v1/jobs HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json",
+        "Content-Length: 200000000"])
+    assert status == 401 and body["error"] == "unauthorized" and headers["connection"] == "close"
+
+
+def test_every_json_body_is_capped_early(server):
+    status, headers, body = _raw_request(server.port, [
+        "POST /v1/jobs HTTP/1.1", "Host: 127.0.0.1", f"Authorization: Bearer {TOKEN}",
+        "Content-Type: application/json", "Content-Length: 5000000"])
+    assert status == 413 and body["error"] == "too_large" and "kB" in body["message"]
+    # Chunked, no declared length: refused once the count passes the limit.
+    piece = b"[" * 65536
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for _ in range(20)) + b"0\r\n\r\n"
+    status, _, body = _raw_request(server.port, [
+        "POST /v1/jobs HTTP/1.1", "Host: 127.0.0.1", f"Authorization: Bearer {TOKEN}",
+        "Content-Type: application/json", "Transfer-Encoding: chunked"], chunks)
+    assert status == 413 and body["error"] == "too_large"
+
+
+def test_a_missing_zip_is_404_and_the_connection_stays_open(server, subject_id):
+    job = server.wait(server.job(subject_id, ["AU12:0.6"])["job_id"])
+    (server.service.settings.data_dir / "jobs" / job["job_id"] / "expression-set.zip").unlink()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    connection.request("GET", f"/v1/jobs/{job['job_id']}/expression-set.zip", headers=auth)
+    reply = connection.getresponse()
+    body = json.loads(reply.read())
+    assert reply.status == 404 and body["error"] == "not_found" and "one by one" in body["message"]
+    assert str(server.service.settings.data_dir) not in body["message"] and not reply.will_close
+    socket_before = connection.sock
+    connection.request("GET", "/v1/health")
+    assert connection.getresponse().status == 200 and connection.sock is socket_before
+    connection.close()
+
+
+def test_an_internal_failure_names_no_internals_and_keeps_the_connection(server, monkeypatch):
+    """A bug (here: the status lookup made to raise, as a bug would) answers 500 with a reference to the log, not
+    the exception's text, and the keep-alive connection serves the next request."""
+    def broken(job_id):
+        raise RuntimeError("cannot open /srv/secret/store.sqlite3 at 0x7f00deadbeef")
+
+    monkeypatch.setattr(server.service, "job_status", broken)
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    connection.request("GET", "/v1/jobs/0123456789abcdef0123456789abcdef",
+                       headers={"Authorization": f"Bearer {TOKEN}"})
+    reply = connection.getresponse()
+    body = json.loads(reply.read())
+    assert reply.status == 500 and body["error"] == "internal" and "reference" in body["message"]
+    assert "/srv" not in body["message"] and "0x" not in body["message"] and "RuntimeError" not in body["message"]
+    socket_before = connection.sock
+    connection.request("GET", "/v1/health")
+    assert connection.getresponse().status == 200 and connection.sock is socket_before
+    connection.close()
+
+
+def test_a_wrong_method_is_405_with_allow(server):
+    reply = server.request("DELETE", "/v1/health")
+    assert reply.status_code == 405 and reply.json()["error"] == "method_not_allowed"
+    assert reply.headers["Allow"] == "GET"
+
+
+def _multipart(content_type: str, photo: bytes, filename: str = "face.jpg") -> tuple[bytes, dict]:
+    body = (b'--xyz\r\nContent-Disposition: form-data; name="photo"; filename="%s"\r\n'
+            b"Content-Type: image/jpeg\r\n\r\n%s\r\n--xyz--\r\n" % (filename.encode(), photo))
+    return body, {"Content-Type": f"{content_type}; boundary=xyz"}
+
+
+def test_uploads_are_told_apart_damaged_from_not_an_image(server):
+    header_only_jpeg = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    body, headers = _multipart("Multipart/Form-Data", header_only_jpeg)  # any case: a media type is case-blind
+    damaged = server.post("/v1/subjects", data=body, headers=headers)
+    assert damaged.status_code == 400 and "damaged" in damaged.json()["message"], damaged.text
+    body, headers = _multipart("multipart/form-data", b"just some text", "notes.jpg")
+    text = server.post("/v1/subjects", data=body, headers=headers)
+    assert text.status_code == 415 and "0x" not in text.json()["message"] and "BytesIO" not in text.json()["message"]
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:80", "127.0.0.1.evil.example"])
+def test_a_request_for_another_host_is_refused_on_loopback(server, host):
+    """A DNS-rebinding page reaches 127.0.0.1 under its own name: its requests are refused, even health."""
+    reply = server.get("/v1/health", headers={"Host": host})
+    assert reply.status_code == 400 and "Host" in reply.json()["message"]
+    assert server.get("/v1/health", headers={"Host": f"localhost:{server.port}"}).status_code == 200
+    assert server.get("/v1/health", headers={"Host": f"[::1]:{server.port}"}).status_code == 200
+
+
+def test_the_openapi_document_describes_the_api(server):
+    document = server.get("/v1/openapi.json", token=None)
+    assert document.status_code == 200
+    spec = document.json()
+    paths = spec["paths"]
+    assert {"/v1/health", "/v1/subjects", "/v1/subjects/{subject_id}", "/v1/jobs", "/v1/jobs/{job_id}",
+            "/v1/jobs/{job_id}/expression-set.zip", "/v1/jobs/{job_id}/cancel"} <= set(paths)
+    upload = paths["/v1/subjects"]["post"]
+    assert "photo" in upload["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert upload["security"] and "security" not in paths["/v1/health"]["get"]
+    job_info = spec["components"]["schemas"]["JobInfo"]
+    assert {"job_id", "status", "expressions", "files"} <= set(job_info["properties"])
+    statuses = {status for path in paths.values() for operation in path.values() for status in operation["responses"]}
+    assert {"400", "401", "404", "409", "413", "415", "422", "429"} <= statuses
+    for path in paths.values():
+        for operation in path.values():
+            for status, response in operation["responses"].items():
+                assert response.get("content"), (operation["operationId"], status)  # no empty response schema
+
+
+def test_delete_over_http(server, subject_id, astronaut_png):
+    job = server.wait(server.job(subject_id, ["AU12:0.4"])["job_id"])
+    deleted = server.request("DELETE", f"/v1/jobs/{job['job_id']}")
+    assert deleted.json() == {"kind": "job", "id": job["job_id"], "jobs_deleted": 0}
+    assert server.get(f"/v1/jobs/{job['job_id']}").status_code == 404
+    assert server.request("DELETE", f"/v1/jobs/{job['job_id']}").status_code == 404
+    other = server.subject(encode_png_bytes(np.ascontiguousarray(data.astronaut()[:, ::-1])), "mirrored.png")
+    server.wait(server.job(other["subject_id"], ["AU12:0.4"])["job_id"])
+    deleted = server.request("DELETE", f"/v1/subjects/{other['subject_id']}").json()
+    assert deleted == {"kind": "subject", "id": other["subject_id"], "jobs_deleted": 1}
+    assert server.request("DELETE", "/v1/subjects/nobody").status_code == 404
+
+
+def test_health_and_status_answer_while_uploads_wait_and_the_rest_are_told_to_come_back(engines, tmp_path):
+    """Twelve uploads at once while the worker cannot take them (still loading its engines, held by the test): four
+    wait, eight are answered 503 + Retry-After at once, and health and job status answer meanwhile."""
+    loaded = threading.Event()
+
+    def slow_engines():
+        loaded.wait(60)
+        return engines
+
+    service = Service(ServiceSettings(data_dir=tmp_path, max_waiting_uploads=4), engines_factory=slow_engines)
+    photos = [encode_png_bytes(np.ascontiguousarray(np.roll(data.astronaut(), 2 * index, axis=1)))
+              for index in range(12)]
+    try:
+        with served(service) as api, ThreadPoolExecutor(12) as pool:
+            uploads = [pool.submit(api.post, "/v1/subjects", files={"photo": (f"{index}.png", photo, "image/png")})
+                       for index, photo in enumerate(photos)]
+            refused = []
+            deadline = time.monotonic() + 60
+            while len(refused) < 8:
+                assert time.monotonic() < deadline, "the uploads beyond the limit were not refused"
+                refused = [future.result() for future in uploads if future.done()]
+                time.sleep(0.02)
+            assert all(reply.status_code == 503 and reply.json()["error"] == "busy"
+                       and int(reply.headers["Retry-After"]) >= 1 for reply in refused)
+            assert service.waiting_uploads == 4
+            assert api.get("/v1/health").json()["status"] == "loading"
+            assert api.get("/v1/jobs/0123456789abcdef0123456789abcdef").status_code == 404
+            assert sum(not future.done() for future in uploads) == 4
+            loaded.set()
+            accepted = [future.result() for future in uploads if future.result().status_code != 503]
+            assert len(accepted) == 4 and all(reply.status_code == 201 for reply in accepted)
+    finally:
+        loaded.set()

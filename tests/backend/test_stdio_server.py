@@ -9,11 +9,14 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from skimage import data
 
 from addon.core.errors import PromptFaceError
 from addon.core.expression_set import read_expression_set
 from addon.core.protocol import API_VERSION, FINISHED_STATUSES
+from backend.photo_io import encode_png_bytes
 from backend.service import Service, ServiceSettings
 from backend.stdio_server import UPLOADS_FOLDER, data_dir_lock, run_stdio
 
@@ -110,12 +113,41 @@ def test_eof_ends_the_session_and_removes_its_upload_folder(service):
     ('{"id": 6, "method": "health", "params": [1]}', 6, "'params' must be an object"),
     ('{"id": "seven", "method": "format_disk", "params": {}}', "seven", "unknown method 'format_disk'"),
     ('{"id": 8, "method": "job_status", "params": {}}', 8, "'job_id' must be a non-empty string"),
+    ("[" * 100_000 + "]" * 100_000, None, "nests too deeply"),
 ])
 def test_bad_requests_get_error_replies_and_the_session_goes_on(session, line, reply_id, expected):
     reply = session.send_line(line)
     assert reply["id"] == reply_id and reply["error"]["error"] == "bad_request", reply
     assert expected in reply["error"]["message"], reply
     assert session.result("health")["api_version"] == API_VERSION
+
+
+def test_a_line_over_the_limit_is_refused_without_holding_it(session, service):
+    """A request line 3× the limit gets one bad_request (it is read in pieces of the limit and dropped), and the
+    next line is served."""
+    limit = service.settings.max_request_bytes
+    reply = session.send_line('{"id": 1, "method": "health", "params": {"x": "' + "a" * (3 * limit) + '"}}')
+    assert reply["id"] is None and reply["error"]["error"] == "bad_request" and "kB" in reply["error"]["message"]
+    assert session.result("health")["api_version"] == API_VERSION
+
+
+def test_delete_methods(session):
+    upload_dir = Path(session.hello["upload_dir"])
+    photo = upload_dir / "mirrored.png"  # a subject of its own (the other tests share the astronaut's)
+    photo.write_bytes(encode_png_bytes(np.ascontiguousarray(data.astronaut()[:, ::-1])))
+    subject = session.result("create_subject", photo_path=str(photo), filename="mirrored.png")
+    job = session.result("create_job", subject_id=subject["subject_id"], prompts=["AU12:0.4"])
+    deadline = time.monotonic() + 60
+    while job["status"] not in FINISHED_STATUSES:
+        assert time.monotonic() < deadline, job
+        time.sleep(0.1)
+        job = session.result("job_status", job_id=job["job_id"])
+    assert session.result("delete_job", job_id=job["job_id"]) == {"kind": "job", "id": job["job_id"],
+                                                                  "jobs_deleted": 0}
+    assert session.call("job_status", job_id=job["job_id"])["error"]["error"] == "not_found"
+    deleted = session.result("delete_subject", subject_id=subject["subject_id"])
+    assert deleted == {"kind": "subject", "id": subject["subject_id"], "jobs_deleted": 0}
+    assert session.call("delete_subject", subject_id=subject["subject_id"])["error"]["error"] == "not_found"
 
 
 def test_service_errors_keep_their_code(session):
