@@ -6,9 +6,18 @@ BIN := $(VENV)/bin
 # The CPU build of torch; a GPU machine overrides this (make TORCH_SPEC='torch==2.13.0' ...).
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo test extension clean
+# The apt packages (scripts/system-packages): demo's for setup, demo and extension; the tests' too for test (a
+# target-specific value, which setup inherits when test asks for it). Installed when missing if this user may (root,
+# passwordless sudo); otherwise the command to run is printed and make stops before anything else.
+SYSTEM_PACKAGES := demo
+test: SYSTEM_PACKAGES := test
 
-$(BIN)/.installed: pyproject.toml
+.PHONY: setup demo test extension clean system-packages
+
+system-packages:
+	PYTHON='$(PYTHON)' scripts/system-packages install $(SYSTEM_PACKAGES)
+
+$(BIN)/.installed: pyproject.toml | system-packages
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet '$(TORCH_SPEC)'

@@ -1,4 +1,4 @@
-"""Build the PromptFace extension zip(s) for Blender 4.2+.
+"""Build the PromptFace extension zip(s) for Blender 4.2 to 5.0 (the releases with Python 3.11).
 
     python -m addon.build_extension --out dist/                        # every platform, one zip each
     python -m addon.build_extension --out dist/ --platforms linux-x64  # just one
@@ -6,8 +6,9 @@
 
 Steps: 1. copy addon/ and the top-level blender_manifest.toml into a staging folder (the extension's top level must
 be the add-on package); 2. put the bundled wheels (paramiko and its dependencies, binary wheels from PyPI, per
-platform) into its wheels/ folder; 3. write their list and the platforms into the staged manifest; 4. validate and
-build with the extension tool that ships inside the bpy wheel (the same code as `blender --command extension`).
+platform) into its wheels/ folder; 3. write their list and the platforms into the staged manifest, and check its
+blender_version_max against the wheels' Python tags (see BLENDER_PYTHONS); 4. validate and build with the extension
+tool that ships inside the bpy wheel (the same code as `blender --command extension`).
 Nothing here runs inside Blender, and this file is not shipped in the extension.
 """
 import argparse
@@ -24,7 +25,12 @@ from pathlib import Path
 ADDON_DIR = Path(__file__).resolve().parent
 REPO_ROOT = ADDON_DIR.parent
 MANIFEST_FILE = "blender_manifest.toml"
-BLENDER_PYTHON = "3.11"  # the Python of Blender 4.2 to 5.x
+BLENDER_PYTHON = "3.11"  # the Python the wheels are downloaded for: Blender 4.2 to 5.0's
+# From Blender 4.2 on, each release whose Python differs from the one before, with that Python, oldest first (4.2 to
+# 5.0 have 3.11; 5.1's release notes: "Python was upgraded to 3.13"). A wheel built for one CPython (cp311-cp311,
+# unlike abi3 or py3 wheels) stops working at the next release here, which the manifest must then name as
+# blender_version_max (exclusive: Blender installs the extension only below it).
+BLENDER_PYTHONS = (("4.2.0", (3, 11)), ("5.1.0", (3, 13)))
 # paramiko for the SSH transport, with its whole dependency tree, pinned (requests ships with Blender).
 # cryptography 48.0.1 is the newest release with wheels for every platform below (49 dropped Intel macOS).
 WHEEL_REQUIREMENTS = ("paramiko==3.5.1", "bcrypt==5.0.0", "cryptography==48.0.1", "pynacl==1.6.2", "cffi==2.1.1",
@@ -109,7 +115,35 @@ def staged_manifest(text: str, wheel_paths: list[str], platforms: list[str]) -> 
     manifest = tomllib.loads(text)
     if manifest.get("wheels") != wheel_paths or manifest.get("platforms") != platforms:
         raise BuildError(f"could not write wheels and platforms into {MANIFEST_FILE} (does it set them twice?)")
+    names = [Path(path).name for path in wheel_paths]
+    version_max = blender_version_max(names, manifest["blender_version_min"])
+    declared = manifest.get("blender_version_max")
+    if declared != version_max:
+        def described(value):
+            return f'blender_version_max = "{value}"' if value else "no blender_version_max"
+        raise BuildError(f"{MANIFEST_FILE} has {described(declared)}, but the bundled wheels need "
+                         f"{described(version_max)} (the first Blender whose Python one of them does not run on)")
     return text
+
+
+def blender_version_max(wheel_names: list[str], version_min: str) -> str | None:
+    """The first Blender release from version_min on whose Python one of the wheels does not run, or None when they
+    all run on every Python in BLENDER_PYTHONS and none is built for one CPython only."""
+    # Start at the entry that covers version_min.
+    start = max((index for index, (release, _) in enumerate(BLENDER_PYTHONS)
+                 if _version_tuple(release) <= _version_tuple(version_min)), default=0)
+    for index, (release, python) in enumerate(BLENDER_PYTHONS[start:]):
+        failing = [name for name in wheel_names if not _runs_on(name, python)]
+        if failing and index == 0:
+            raise BuildError(f"{', '.join(failing)} do not run on Blender {version_min}'s Python "
+                             f"{python[0]}.{python[1]}")
+        if failing:
+            return release
+    pinned = [name for name in wheel_names if _wheel_tags(name)[1] not in ("none", "abi3")]
+    if pinned:
+        raise BuildError(f"{', '.join(pinned)} only run on one Python, and which Blender moves past it is unknown: "
+                         "add that release to BLENDER_PYTHONS")
+    return None
 
 
 def download_wheels(folder: Path, platforms: list[str]) -> list[Path]:
@@ -154,10 +188,9 @@ def _matching_wheel(wheels: list[Path], requirement: str, platform: str) -> Path
     for wheel in wheels:
         if not wheel.name.lower().startswith(prefix):
             continue
-        python_tag, abi_tag, platform_tag = wheel.stem.split("-")[-3:]
-        if not _python_fits(python_tag, abi_tag):
+        if not _runs_on(wheel.name, _version_tuple(BLENDER_PYTHON)):
             continue
-        if any(_platform_fits(tag, platform) for tag in platform_tag.split(".")):
+        if any(_platform_fits(tag, platform) for tag in _wheel_tags(wheel.name)[2].split(".")):
             return wheel
     return None
 
@@ -178,12 +211,25 @@ def _platform_fits(tag: str, platform: str) -> bool:
     return match is not None and match[3] in machines and (int(match[1]), int(match[2])) <= (11, 0)
 
 
-def _python_fits(python_tag: str, abi_tag: str) -> bool:
-    target = "cp" + BLENDER_PYTHON.replace(".", "")
-    for tag in python_tag.split("."):
-        if tag in ("py3", target) or (abi_tag == "abi3" and tag.startswith("cp3") and int(tag[3:]) <= 11):
+def _runs_on(wheel_name: str, python: tuple[int, ...]) -> bool:
+    """Whether a wheel runs on a CPython: py3 wheels on any, cp3X-abi3 on 3.X and newer, cp3X-cp3X on 3.X only."""
+    python_tags, abi_tag, _ = _wheel_tags(wheel_name)
+    for tag in python_tags.split("."):
+        if tag == "py3":
+            return True
+        match = re.fullmatch(r"cp3(\d+)", tag)
+        if match and (python == (3, int(match[1])) or (abi_tag == "abi3" and python >= (3, int(match[1])))):
             return True
     return False
+
+
+def _wheel_tags(wheel_name: str) -> list[str]:
+    """A wheel file name's python, abi and platform tags."""
+    return wheel_name.removesuffix(".whl").split("-")[-3:]
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
 
 
 def extension_tool() -> Path:

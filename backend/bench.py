@@ -1,12 +1,15 @@
 """`promptface-backend bench`. Prints; never asserts.
 
 - cpu: per-stage times of the CPU engine (medians), plus the warp step against scikit-image's
-       PiecewiseAffineTransform as a baseline measured in the same run
+       PiecewiseAffineTransform as a baseline measured in the same run, and the cold start to the first expression
+       of a free-text prompt against a grammar-only one's (each in a fresh process)
 - job: one whole job in this process (calibration + the prompts' expressions, the set written to disk), the
        baseline of `promptface bench transports`, which runs the same job over HTTP and SSH
 """
 import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -23,6 +26,8 @@ from backend.piecewise_warp import border_anchors, warp_piecewise_affine
 BENCH_PROMPTS = ("happy", "a delighted surprise", "70% happy + 30% surprised")
 # No free text: the sentence model stays unloaded, so the job measures the pipeline and not a model load.
 JOB_PROMPTS = ("happy", "AU1:0.8 AU2:0.8 AU26:0.6", "70% happy + 30% surprised")
+# Cold start → first expression: the grammar-only prompt is the baseline; free text also loads the sentence model.
+COLD_START_PROMPTS = (("grammar only", "happy"), ("free text", "a delighted surprise"))
 CALIBRATION_TARGET_S = 3.0
 EXPRESSION_TARGET_S = 1.5
 
@@ -60,6 +65,7 @@ def bench_cpu(photo_bytes: bytes, photo_name: str, runs: int = 5) -> None:
               f"({total / EXPRESSION_TARGET_S:.2f} of target)   ms: {stages}")
 
     _bench_warp_against_skimage(subject, engines, runs)
+    _bench_cold_start(photo_bytes, photo_name)
 
 
 def _bench_warp_against_skimage(subject, engines, runs: int) -> None:
@@ -85,6 +91,48 @@ def _bench_warp_against_skimage(subject, engines, runs: int) -> None:
     baseline_s = _median_time(baseline, max(1, min(runs, 3)))
     print(f"  warp 512² (ours, dense remap)    {ours_s:8.3f} s")
     print(f"  warp 512² (skimage baseline)     {baseline_s:8.3f} s   ours is {baseline_s / ours_s:.1f}x faster")
+
+
+def _bench_cold_start(photo_bytes: bytes, photo_name: str) -> None:
+    print("  cold start → first expression (a fresh process: imports, Engines.load, calibration, one expression)")
+    with tempfile.TemporaryDirectory(prefix="promptface-bench-cold-") as folder:
+        photo = Path(folder) / ("photo" + Path(photo_name).suffix)
+        photo.write_bytes(photo_bytes)
+        results = [(label, prompt, _cold_start_in_fresh_process(photo, prompt, Path(folder) / f"set-{index}"))
+                   for index, (label, prompt) in enumerate(COLD_START_PROMPTS)]
+    baseline = results[0][2]["first_expression_s"]
+    for label, prompt, numbers in results:
+        seconds, text_model = numbers["first_expression_s"], numbers["load_s"].get("text_model")
+        loaded = f"sentence model loaded in {text_model:.3f} s" if text_model else "sentence model not loaded"
+        print(f"    {label:<13} {prompt!r:<22} {seconds:8.3f} s   {seconds / baseline:.2f}x the grammar-only start "
+              f"({loaded})")
+
+
+# Runs in the fresh process; the clock starts before the backend is imported.
+_COLD_START_SCRIPT = """
+import json, sys, time
+start = time.perf_counter()
+from backend.bench import cold_start
+print(json.dumps(cold_start(start, *sys.argv[1:])))
+"""
+
+
+def _cold_start_in_fresh_process(photo: Path, prompt: str, out_dir: Path) -> dict:
+    result = subprocess.run([sys.executable, "-c", _COLD_START_SCRIPT, str(photo), prompt, str(out_dir)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"the cold-start run of {prompt!r} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def cold_start(start: float, photo: str, prompt: str, out_dir: str) -> dict:
+    """Engines.load, calibration and one prompt's expression; seconds from start until it is in the set."""
+    engines = Engines.load()
+    first = []
+    calibrated = calibrate_subject(Path(photo).read_bytes(), Path(photo).name, engines)
+    generate_expressions(calibrated, [prompt], out_dir, engines,
+                         on_expression=lambda *_: first.append(time.perf_counter()))
+    return {"first_expression_s": first[0] - start, "load_s": engines.load_seconds}
 
 
 def _median_time(function, runs: int) -> float:

@@ -3,6 +3,7 @@
 `Engines` holds everything that is loaded once (models, editor, reconstructor) so a server can keep it
 warm; `generate` runs the numbered steps for one subject and a list of prompts.
 """
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,9 @@ DECA_NOT_CONFIGURED = ("the deca reconstructor is not loaded here: it needs the 
                        "their owners); pass --deca-folder FOLDER to `promptface-backend serve`, or set "
                        "PROMPTFACE_DECA_FOLDER where it runs")
 
+# Engines.text_model_status() until a free-text prompt has loaded the sentence model.
+TEXT_MODEL_NOT_LOADED = "loads on first free-text prompt"
+
 Progress = Callable[[float, str], None]
 
 
@@ -77,6 +81,8 @@ class Engines:
     load_seconds: dict[str, float] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)  # engine name → why it is not loaded
     _text_model: TextEmotionModel | None = None
+    # The worker thread loads the sentence model for a job while other threads may ask about it.
+    _text_model_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @classmethod
     def load(cls, editor: str = "warp", reconstructor: str = "landmarks",
@@ -142,12 +148,21 @@ class Engines:
         return self.recogniser.read(image, subject.landmarks_px)
 
     def text_model(self) -> TextEmotionModel:
-        """The sentence model, loaded on first use (only free-text prompts need it)."""
-        if self._text_model is None:
-            start = time.perf_counter()
-            self._text_model = TextEmotionModel()
-            self.load_seconds["text_model"] = time.perf_counter() - start
-        return self._text_model
+        """The sentence model, loaded on first use (only free-text prompts need it), once whichever thread asks."""
+        with self._text_model_lock:
+            if self._text_model is None:
+                start = time.perf_counter()
+                self._text_model = TextEmotionModel()
+                self.load_seconds["text_model"] = time.perf_counter() - start
+            return self._text_model
+
+    @property
+    def text_model_loaded(self) -> bool:
+        return self._text_model is not None
+
+    def text_model_status(self) -> str:
+        """What to report about the sentence model: whether it is loaded, or when it will be."""
+        return "loaded" if self.text_model_loaded else TEXT_MODEL_NOT_LOADED
 
 
 def _load_optional(name: str, load: Callable[[], object], loaded: dict, unavailable: dict[str, str],

@@ -247,3 +247,39 @@ def test_a_greyscale_photo_stays_grey_through_every_step(engines, astronaut, tmp
             chroma = image.max(axis=2) - image.min(axis=2)
             # A few levels at most: the skin-tone step's Lab round trip (a tinted mouth was 34).
             assert chroma.max() <= 5, (expression.name, path.name, chroma.max())
+
+
+def test_grammar_prompts_never_load_the_sentence_model_and_free_text_loads_it_once(astronaut_png, tmp_path):
+    from backend.pipeline import TEXT_MODEL_NOT_LOADED, calibrate_subject, generate_expressions
+    engines = Engines.load()  # its own: the module's engines may have loaded the model already
+    assert not engines.text_model_loaded and engines.text_model_status() == TEXT_MODEL_NOT_LOADED
+    calibrated = calibrate_subject(astronaut_png, "astronaut.png", engines)
+    grammar = ["happy", "70% happy + 30% surprised", "AU12:0.8"]
+    generate_expressions(calibrated, grammar, tmp_path / "grammar", engines)
+    assert read_expression_set(tmp_path / "grammar").names()[2:] == ["happy", "happy70_surprised30", "au12_80"]
+    assert not engines.text_model_loaded and "text_model" not in engines.load_seconds
+
+    generate_expressions(calibrated, ["a delighted surprise"], tmp_path / "free", engines)
+    assert engines.text_model_loaded and engines.text_model_status() == "loaded"
+    model, load_seconds = engines.text_model(), engines.load_seconds["text_model"]
+    emotions = read_expression_set(tmp_path / "free").expression("a_delighted_surprise").record["weights"]
+    assert {"happy", "surprised"} <= set(emotions)
+    generate_expressions(calibrated, ["a faint smile", "happy"], tmp_path / "again", engines)
+    assert engines.text_model() is model and engines.load_seconds["text_model"] == load_seconds  # not reloaded
+
+
+def test_threads_asking_for_the_sentence_model_at_once_share_one_load():
+    import threading
+    engines = Engines.load()
+    start, models = threading.Barrier(4), []
+
+    def ask():
+        start.wait()
+        models.append(engines.text_model())
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(models) == 4 and all(model is models[0] for model in models)

@@ -8,6 +8,7 @@ Blender as a module runs no timers, so the tests apply the worker's results with
 import importlib
 import os
 import platform
+import re
 import socket
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import pytest
 import requests
 from sshd_server import SshdServer
 
-from addon.build_extension import build_extension, run_extension_tool
+from addon.build_extension import REPO_ROOT, BuildError, build_extension, run_extension_tool, staged_manifest
 from addon.core.png import encode_png
 
 EXTENSION = "bl_ext.user_default.promptface"
@@ -166,8 +167,50 @@ def test_the_zip_is_the_add_on_package_with_its_wheels(extension_zip):
     assert all(wheel.removeprefix("./") in names for wheel in wheels)
     assert manifest["blender_version_min"] == "4.2.0" and manifest["build"]["generated"]["platforms"] == [
         local_platform()]
+    # Wheels built for one CPython (cffi's) end the range at the first Blender with another Python: 5.1 has 3.13.
+    pinned = {match[1] for wheel in wheels if (match := re.search(r"-(cp3\d+)-\1-", Path(wheel).name))}
+    assert pinned == {"cp311"}
+    assert manifest["blender_version_max"] == "5.1.0"
     for reason in manifest["permissions"].values():
         assert len(reason) <= 64 and not reason.endswith((".", "!"))
+
+
+CFFI_CP311 = "./wheels/cffi-2.1.1-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
+PARAMIKO = "./wheels/paramiko-3.5.1-py3-none-any.whl"
+CRYPTOGRAPHY_ABI3 = "./wheels/cryptography-48.0.1-cp311-abi3-manylinux_2_28_x86_64.whl"
+
+
+def manifest_with(version_max: str | None) -> str:
+    """The repository's manifest with blender_version_max set to version_max, or without it."""
+    text = (REPO_ROOT / "blender_manifest.toml").read_text(encoding="utf-8")
+    text = re.sub(r"^blender_version_max = .*\n", "", text, flags=re.MULTILINE)
+    assert "blender_version_max" not in tomllib.loads(text)
+    return text.replace('blender_version_min = "4.2.0"\n', 'blender_version_min = "4.2.0"\n' +
+                        (f'blender_version_max = "{version_max}"\n' if version_max else ""))
+
+
+def test_a_wheel_for_one_python_needs_the_blender_version_max_where_that_python_ends():
+    wheels = [CFFI_CP311, CRYPTOGRAPHY_ABI3, PARAMIKO]
+    with pytest.raises(BuildError, match='the bundled wheels need blender_version_max = "5.1.0"'):
+        staged_manifest(manifest_with(None), wheels, ["linux-x64"])
+    with pytest.raises(BuildError, match='has blender_version_max = "5.0.0"'):
+        staged_manifest(manifest_with("5.0.0"), wheels, ["linux-x64"])
+    assert tomllib.loads(staged_manifest(manifest_with("5.1.0"), wheels, ["linux-x64"]))[
+        "blender_version_max"] == "5.1.0"
+    # abi3 and pure wheels run on every later Python: a maximum would shut out Blender releases they work in.
+    with pytest.raises(BuildError, match="need no blender_version_max"):
+        staged_manifest(manifest_with("5.1.0"), [CRYPTOGRAPHY_ABI3, PARAMIKO], ["linux-x64"])
+    assert "blender_version_max" not in tomllib.loads(
+        staged_manifest(manifest_with(None), [CRYPTOGRAPHY_ABI3, PARAMIKO], ["linux-x64"]))
+    # A wheel for Blender 5.1's Python does not run on the minimum's (4.2, Python 3.11).
+    with pytest.raises(BuildError, match="do not run on Blender 4.2.0's Python 3.11"):
+        staged_manifest(manifest_with("5.1.0"), [CFFI_CP311.replace("cp311", "cp313")], ["linux-x64"])
+
+
+def test_the_repository_manifest_agrees_with_the_wheels_it_is_built_with():
+    text = (REPO_ROOT / "blender_manifest.toml").read_text(encoding="utf-8")
+    assert tomllib.loads(staged_manifest(text, [CFFI_CP311, PARAMIKO], ["linux-x64"]))[
+        "blender_version_max"] == "5.1.0"
 
 
 def test_the_installed_extension_brings_its_own_paramiko(extension):
