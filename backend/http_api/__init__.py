@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from addon.core.protocol import API_VERSION, ERROR_STATUS
 from backend.http_api import health, jobs, subjects
@@ -21,6 +22,7 @@ from backend.service import VERSION, Service, ServiceError
 
 log = logging.getLogger(__name__)
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 # Statuses Starlette raises by itself (unknown path, wrong method, a body over the limit) → error codes.
 _CODES = {status: code for code, status in ERROR_STATUS.items()}
 
@@ -65,11 +67,20 @@ async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
     if error.status_code == 404:
         message = f"no endpoint {request.method} {request.url.path}; the API is under /v1 (see /v1/openapi.json)"
     elif error.status_code == 405:
-        message = (f"{request.url.path} does not take {request.method}; it takes "
-                   f"{(error.headers or {}).get('Allow', 'other methods')}")
+        allowed = _allowed_methods(request)
+        message = f"{request.url.path} does not take {request.method}; it takes {allowed}"
+        return error_response(request.headers, code, message, status=405, headers={"Allow": allowed})
     else:
         message = str(error.detail)
     return error_response(request.headers, code, message, status=error.status_code, headers=error.headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path (Starlette's own 405 names only the first route's)."""
+    allowed = [method for method in HTTP_METHODS
+               if any(route.matches({**request.scope, "method": method})[0] is Match.FULL
+                      for route in request.app.router.routes)]
+    return ", ".join(allowed)
 
 
 async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -2,15 +2,16 @@
 delete."""
 import mimetypes
 import os
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path as PathParam
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from addon.core.protocol import Deleted, JobInfo, JobRequest, to_wire
 from backend.http_api.dependencies import Authorized, ServiceDep
 from backend.http_api.openapi import error_responses
-from backend.service import ServiceError
+from backend.service import ASSET_NAME, ServiceError
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Authorized])
 ZIP_CHUNK = 1 << 20
@@ -31,7 +32,7 @@ def job_status(job_id: str, service: ServiceDep) -> dict:
     200: {"description": "the file", "content": {"application/octet-stream": {"schema": {"type": "string",
                                                                                         "format": "binary"}}}},
     **error_responses(400, 401, 404)})
-def asset(job_id: str, name: str, service: ServiceDep) -> Response:
+def asset(job_id: str, name: Annotated[str, PathParam(pattern=ASSET_NAME.pattern)], service: ServiceDep) -> Response:
     """One file of the job's current set. Read whole (they are small) so that the set moving from partial/ to
     result/ at the end of the job cannot pull a file away mid-reply: the name is looked up again then."""
     for attempt in (1, 2):
