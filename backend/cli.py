@@ -190,7 +190,7 @@ def sample_photo(name: str) -> tuple[bytes, str]:
     """A built-in sample (public domain, shipped with scikit-image) as PNG bytes and a file name."""
     from skimage import data
 
-    from backend.photo_io import encode_png_bytes
+    from backend.subject.photo_io import encode_png_bytes
     if name not in SAMPLES:
         raise PromptFaceError(f"unknown sample '{name}'; choose one of: {', '.join(SAMPLES)}")
     return encode_png_bytes(data.astronaut()), f"{name}.png"
@@ -263,7 +263,7 @@ def default_data_dir() -> Path:
 
 
 def _serve(args) -> int:
-    from backend.service import Service, ServiceSettings
+    from backend.serving.service import Service, ServiceSettings
 
     for name in ("queue_depth", "max_prompts", "max_prompt_chars", "max_upload_mb", "max_megapixels"):
         if getattr(args, name) < 1:
@@ -292,25 +292,25 @@ def _serve(args) -> int:
         return engines
 
     if args.stdio:  # the JSON-lines transport owns stdout from here on
-        from backend.stdio_server import main as serve_stdio
+        from backend.serving.stdio_server import main as serve_stdio
         return serve_stdio(Service(settings, engines_factory))
     import uvicorn
 
-    from backend.http_api import create_app
-    from backend.http_api.token import load_or_create_token
+    from backend.serving.http_api import create_app
+    from backend.serving.http_api.token import load_or_create_token
     token, token_path, created = load_or_create_token(data_dir)
     if created:
         print(f"API token (shown only now; it is kept in {token_path}, readable by you only):\n  {token}", flush=True)
     else:
         print(f"API token: in {token_path}", flush=True)
-    from backend.http_api.gate import LOOPBACK_NAMES
+    from backend.serving.http_api.gate import LOOPBACK_NAMES
     if args.host in LOOPBACK_NAMES:
         allowed_hosts = (*LOOPBACK_NAMES, *args.allowed_host)  # a DNS-rebinding page names its own host: refused
     else:
         allowed_hosts = tuple(args.allowed_host) or None
         logging.getLogger(__name__).warning("listening on %s: anyone who can reach port %d and has the token can use "
                                             "this server; prefer an SSH tunnel", args.host, args.port)
-    from backend.stdio_server import data_dir_lock
+    from backend.serving.stdio_server import data_dir_lock
     # One server per data dir: a second one would take the first one's running job for crashed.
     with data_dir_lock(Path(settings.data_dir), wait=0):
         uvicorn.run(create_app(Service(settings, engines_factory), token, allowed_hosts), host=args.host,
@@ -319,7 +319,7 @@ def _serve(args) -> int:
 
 
 def _bench(args) -> int:
-    from backend import bench
+    from backend.bench import cpu as bench
 
     if args.runs is not None and args.runs < 1:
         raise PromptFaceError(f"--runs must be at least 1, not {args.runs}")
@@ -345,7 +345,7 @@ def _bench(args) -> int:
 
 
 def _bench_expressions(args) -> int:
-    from backend.expression_bench import LabelledPhoto, read_labels
+    from backend.bench.expressions import LabelledPhoto, read_labels
 
     if args.photos is None:
         if args.labels is not None:
@@ -360,7 +360,7 @@ def _bench_expressions(args) -> int:
 
 
 def _run_bench_expressions(photos) -> int:
-    from backend.expression_bench import bench_expressions
+    from backend.bench.expressions import bench_expressions
     from backend.pipeline import Engines
 
     print(f"PromptFace expressions benchmark: {len(photos)} photos, warp editor, landmarks reconstructor")
@@ -372,7 +372,7 @@ def _bench_diffedit(args) -> int:
     import torch
     from skimage import data
 
-    from backend.editors.diffedit_bench import bench_diffedit, print_targets
+    from backend.bench.diffedit import bench_diffedit, print_targets
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     resolution = args.resolution or (512 if device.startswith("cuda") else 64)
     if resolution % 8 or resolution < 64 or min(args.steps + args.batches) < 1:
@@ -387,7 +387,7 @@ def _bench_diffedit(args) -> int:
 def _bench_deca(args) -> int:
     import torch
 
-    from backend.deca.bench import bench_deca
+    from backend.bench.deca import bench_deca
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtypes = [args.dtype] if args.dtype else (["float32", "float16"] if device.startswith("cuda") else ["float32"])
     for dtype in dtypes:

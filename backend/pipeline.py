@@ -16,21 +16,21 @@ from addon.core.errors import PromptFaceError
 from addon.core.expression_set import ExpressionData, ExpressionSetBuilder
 from addon.core.prompt_grammar import AS_PHOTOGRAPHED_NAME, NEUTRAL_NAME, parse_prompt, prompt_expression_names
 from addon.core.self_check import mismatch_warning, reading_label
-from backend.calibration import CROP_SIZE, Subject, calibrate
+from backend.subject.calibration import CROP_SIZE, Subject, calibrate
 from backend.editors.editing import EditedPhoto, EditRequest
 from backend.editors.warp import WarpEditor, action_unit_text
-from backend.face_detection import FaceFinder, LandmarkDetector
-from backend.metrics import IdentityEmbedder, image_metrics
-from backend.photo_io import decode_photo
+from backend.subject.face_detection import FaceFinder, LandmarkDetector
+from backend.metrics.image_metrics import IdentityEmbedder, image_metrics
+from backend.subject.photo_io import decode_photo
 from backend.reconstructors.landmarks import LandmarkReconstructor
 from backend.reconstructors.reconstruction import ReconstructionBase
-from backend.skin_tone import difference_heat_map, match_skin_tone
-from backend.text_to_action_units import ExpressionIntent, TextEmotionModel, resolve_prompt
-from backend.texture_steps import change_mask, enhance_texture
+from backend.texture.skin_tone import difference_heat_map, match_skin_tone
+from backend.prompts.text_to_action_units import ExpressionIntent, TextEmotionModel, resolve_prompt
+from backend.texture.texture_steps import change_mask, enhance_texture
 
 if TYPE_CHECKING:
     from backend.editors.diffedit import DiffEditSettings
-    from backend.expression_recognition import ExpressionRecogniser
+    from backend.metrics.expression_recognition import ExpressionRecogniser
 
 MAX_PROMPTS = 32
 # What the neutral asks of the self-check (its manifest weights stay empty: no prompt made it).
@@ -115,7 +115,7 @@ class Engines:
         reconstructors["landmarks"] = LandmarkReconstructor(detector)
         start = time.perf_counter()
         try:  # the self-check is a report, not a step: the pipeline runs without it
-            from backend.expression_recognition import ExpressionRecogniser  # torch, h5py: loaded only here
+            from backend.metrics.expression_recognition import ExpressionRecogniser  # torch, h5py: loaded only here
             recogniser = ExpressionRecogniser()
         except ImportError as error:
             recogniser, unavailable["recogniser"] = None, f"the expression self-check needs {error.name or 'h5py'}"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from backend.action_units import INNER_BROW, OUTER_BROW
+from backend.subject.face_topology import INNER_BROW, OUTER_BROW
 
 CROP_SIZE = 224
 CROP_SCALE = 1.25

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from addon.core.errors import PromptFaceError
-from backend.calibration import Subject
+from backend.subject.calibration import Subject
 from backend.editors.diffusion_prompt import diffusion_text
 from backend.editors.editing import EditedPhoto, EditRequest
 

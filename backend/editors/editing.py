@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from backend.text_to_action_units import ExpressionIntent
+from backend.prompts.text_to_action_units import ExpressionIntent
 
 
 @dataclass(frozen=True)

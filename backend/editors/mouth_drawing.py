@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from backend.face_topology import OUTER_LIP_LOOP, face_width_px, polygon_area
-from backend.mouth_interior import CAVITY_LIGHTNESS, lip_colour
+from backend.subject.face_topology import OUTER_LIP_LOOP, face_width_px, polygon_area
+from backend.subject.mouth_interior import CAVITY_LIGHTNESS, lip_colour
 
 LUMINANCE_WEIGHTS = np.array([0.299, 0.587, 0.114])
 

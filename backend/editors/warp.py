@@ -1,5 +1,5 @@
 """The `warp` editor (CPU): action units → landmark displacement → piecewise-affine warp of the face crop."""
-from backend.calibration import Subject, warp_crop
+from backend.subject.calibration import Subject, warp_crop
 from backend.editors.editing import EditedPhoto, EditRequest
 from backend.editors.mouth_drawing import cut_photo_teeth, draw_mouth_interior
 from backend.editors.wrinkles import shade_wrinkles

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from backend.action_units import MAX_INTENSITY
-from backend.face_topology import FACE_SIDES
+from backend.prompts.emotion_prototypes import MAX_INTENSITY
+from backend.subject.face_topology import FACE_SIDES
 
 FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176,
              149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.calibration import Subject
+from backend.subject.calibration import Subject
 from backend.deca.reconstructor import DecaIdentity, DecaReconstructor
 from backend.reconstructors.reconstruction import Reconstruction, ReconstructionBase
 

@@ -3,12 +3,12 @@ expression deltas only → vertices in the base topology; the edited photo unwar
 import cv2
 import numpy as np
 
-from backend.calibration import Subject
-from backend.mouth_interior import fill_mouth_opening, paint_mouth_patch
-from backend.face_detection import LandmarkDetector
-from backend.piecewise_warp import border_anchors, warp_piecewise_affine
+from backend.subject.calibration import Subject
+from backend.subject.mouth_interior import fill_mouth_opening, paint_mouth_patch
+from backend.subject.face_detection import LandmarkDetector
+from backend.geometry.piecewise_warp import border_anchors, warp_piecewise_affine
 from backend.reconstructors.reconstruction import Reconstruction, ReconstructionBase
-from backend.rigid_alignment import fit_similarity
+from backend.geometry.rigid_alignment import fit_similarity
 
 NAME = "landmarks"
 VERSION = "1"

@@ -50,7 +50,7 @@ import torch.nn.functional as F
 
 from addon.core.errors import PromptFaceError
 from backend.editors.diffedit import LORA_FILE_NAME, DiffEditSettings, missing_model_parts
-from backend.photo_io import load_photo
+from backend.subject.photo_io import load_photo
 from backend.training.expression_pairs import (
     DataSplit, ExpressionPair, PairSearch, check_angles, find_pairs, split_by_identity,
 )

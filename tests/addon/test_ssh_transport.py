@@ -41,7 +41,7 @@ def sshd(tmp_path_factory) -> Sshd:
 def photo(tmp_path) -> Path:
     from skimage import data
 
-    from backend.photo_io import encode_png_bytes
+    from backend.subject.photo_io import encode_png_bytes
     path = tmp_path / "astronaut.png"
     path.write_bytes(encode_png_bytes(data.astronaut()))
     return path

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from skimage import data
 
-from backend.calibration import Subject, calibrate
-from backend.face_detection import FaceFinder, LandmarkDetector
-from backend.photo_io import encode_png_bytes
+from backend.subject.calibration import Subject, calibrate
+from backend.subject.face_detection import FaceFinder, LandmarkDetector
+from backend.subject.photo_io import encode_png_bytes
 
 
 @pytest.fixture(scope="session")
@@ -43,5 +43,5 @@ def subject(astronaut, astronaut_png, face_finder, landmark_detector) -> Subject
 def deca_folder(tmp_path_factory):
     """A complete DECA folder with the released files' keys, shapes and formats and random values (the real files
     are licensed by their owners and never here). About 290 MB, written once per session."""
-    from backend.deca.synthetic_assets import write_synthetic_deca_folder
+    from backend.bench.synthetic_deca import write_synthetic_deca_folder
     return write_synthetic_deca_folder(tmp_path_factory.mktemp("deca"))

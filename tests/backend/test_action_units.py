@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 
 from addon.core.vocabulary import all_action_unit_names
-from backend.action_units import (EMOTION_PROTOTYPES, INNER_BROW, MAX_INTENSITY, build_action_unit_basis,
-                                  emotion_action_units, face_frame)
-from backend.calibration import STABLE_MOBILITY
+from backend.subject.action_units import build_action_unit_basis
+from backend.subject.face_topology import INNER_BROW, face_frame
+from backend.prompts.emotion_prototypes import EMOTION_PROTOTYPES, MAX_INTENSITY, emotion_action_units
+from backend.subject.calibration import STABLE_MOBILITY
 
 CHIN, UPPER_LIP, LOWER_LIP = 152, 13, 14
 LIP_CORNER_RIGHT, LIP_CORNER_LEFT = 61, 291  # the subject's right (image left) and left (image right)

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from addon.core.obj_mesh import check_mesh
-from backend.calibration import CROP_SIZE, FACE_WIDTH_M, border_colour, calibrate, crop_square
-from backend.face_topology import LANDMARK_COUNT
+from backend.subject.calibration import CROP_SIZE, FACE_WIDTH_M, border_colour, calibrate, crop_square
+from backend.subject.face_topology import LANDMARK_COUNT
 
 FOREHEAD_TOP, CHIN, NOSE_TIP, RIGHT_CHEEK, LEFT_CHEEK = 10, 152, 1, 234, 454
 
@@ -74,7 +74,7 @@ def test_crop_square_partly_outside_fills_plainly_without_streaks(astronaut):
 
 def test_a_face_near_the_photos_edge_gets_no_streaks_in_the_face_region(astronaut, face_finder, landmark_detector):
     """The astronaut cut so that her face touches the photo's left edge: the crop runs past it."""
-    from backend.calibration import calibrate
+    from backend.subject.calibration import calibrate
     cut = np.ascontiguousarray(astronaut[:, 150:])
     subject = calibrate(cut, "cut.png", b"", face_finder, landmark_detector)
     x, _, side = subject.crop_box

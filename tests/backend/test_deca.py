@@ -9,7 +9,7 @@ from backend.deca.checkpoint import (DecaCheckpointError, check_state_dict, deca
 from backend.deca.crop import BOX_LANDMARKS_468, CROP_SIZE, crop_square, deca_crop, landmark_box
 from backend.deca.networks import DETAIL_BATCHNORM_EPS, build_deca_networks
 from backend.deca.reconstructor import DecaReconstructor, DecaSettings, ndc_to_crop_pixels, orthographic_projection
-from backend.deca.synthetic_assets import (face_eye_mask, synthetic_face_photo, synthetic_state_dicts,
+from backend.bench.synthetic_deca import (face_eye_mask, synthetic_face_photo, synthetic_state_dicts,
                                            write_albedo, write_deca_checkpoint, write_synthetic_deca_folder)
 from backend.deca.uv_raster import NO_ALBEDO_GREY, rasterize_uv_layout, texel_coordinates
 from backend.flame.assets import DecaFilesError, load_albedo

@@ -5,7 +5,7 @@ import torch
 
 from addon.core.errors import PromptFaceError
 from backend.editors.diffedit import DiffEditEditor, DiffEditSettings
-from backend.editors.random_diffusion import build_tiny_model
+from backend.bench.random_diffusion import build_tiny_model
 
 SIZE = 64
 STEPS = 4
@@ -153,7 +153,7 @@ def test_paste_back_keeps_the_photo_outside_the_mask(model_folder, photo):
 
     from addon.core.prompt_grammar import parse_prompt
     from backend.editors.editing import EditRequest
-    from backend.text_to_action_units import ExpressionIntent
+    from backend.prompts.text_to_action_units import ExpressionIntent
 
     subject = SimpleNamespace(crop=photo)
     request = EditRequest("happy", ExpressionIntent(parse_prompt("happy"), {"AU12": 1.0}, {"happy": 1.0}))
@@ -234,7 +234,7 @@ def test_a_server_configured_with_diffedit_lists_it_and_runs_its_jobs(model_fold
     from addon.core.expression_set import read_expression_set
     from addon.core.protocol import JobRequest
     from backend.pipeline import Engines
-    from backend.service import Service, ServiceSettings
+    from backend.serving.service import Service, ServiceSettings
 
     settings = tiny_settings(model_folder, resolution=128)
     service = Service(ServiceSettings(data_dir=tmp_path), engines_factory=lambda: Engines.load(diffedit=settings))

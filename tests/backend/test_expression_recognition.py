@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from addon.core.errors import PromptFaceError
-from backend import expression_recognition
-from backend.expression_recognition import (RECOGNISER_CLASSES, ExpressionRecogniser, KerasMaxPool, face_input,
+from backend.metrics import expression_recognition
+from backend.metrics.expression_recognition import (RECOGNISER_CLASSES, ExpressionRecogniser, KerasMaxPool, face_input,
                                             load_network, locate_weights)
 
 

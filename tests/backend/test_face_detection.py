@@ -4,7 +4,7 @@ import pytest
 from skimage import data
 
 from backend.errors import FaceDetectionError
-from backend.face_detection import MIN_FACE_PX, FaceBox, choose_face
+from backend.subject.face_detection import MIN_FACE_PX, FaceBox, choose_face
 
 # The astronaut's face, measured by hand on the photo: centre in pixels (also used by test_skin_tone's ellipse).
 FACE_CENTRE = (224.0, 120.0)

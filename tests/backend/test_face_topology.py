@@ -3,7 +3,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from backend.face_topology import (LANDMARK_COUNT, backing_positions, boundary_loops, face_normals_towards_camera,
+from backend.subject.face_topology import (LANDMARK_COUNT, backing_positions, boundary_loops, face_normals_towards_camera,
                                    face_topology)
 
 

@@ -1,5 +1,5 @@
 """FLAME: loading generic_model.pkl without chumpy, the LBS maths, landmarks; on synthetic files with the released
-keys, shapes and pickle format (backend/deca/synthetic_assets.py)."""
+keys, shapes and pickle format (backend/bench/synthetic_deca.py)."""
 import pickle
 import pickletools
 import sys
@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
-from backend.deca.synthetic_assets import (synthetic_flame, write_flame_pickle, write_head_template,
+from backend.bench.synthetic_deca import (synthetic_flame, write_flame_pickle, write_head_template,
                                            write_landmark_embedding)
 from backend.flame import lbs
 from backend.flame.assets import (FLAME_MODEL, REQUIRED_FILES, DecaFilesError, check_deca_folder,

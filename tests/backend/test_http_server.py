@@ -25,10 +25,10 @@ import uvicorn
 from skimage import data
 
 from addon.core.expression_set import manifest_file_names, read_expression_set
-from backend.http_api import create_app
+from backend.serving.http_api import create_app
 from backend.pipeline import Engines
-from backend.photo_io import encode_png_bytes
-from backend.service import Service, ServiceSettings
+from backend.subject.photo_io import encode_png_bytes
+from backend.serving.service import Service, ServiceSettings
 
 TOKEN = "test-token-0123456789"
 FINISHED = ("succeeded", "failed", "cancelled")

@@ -4,7 +4,7 @@ import pytest
 from skimage import data
 
 from addon.core.errors import PromptFaceError
-from backend.metrics import PSNR_CAP_DB, IdentityEmbedder, ImageMetrics, image_metrics, psnr, ssim
+from backend.metrics.image_metrics import PSNR_CAP_DB, IdentityEmbedder, ImageMetrics, image_metrics, psnr, ssim
 
 
 @pytest.fixture(scope="module")

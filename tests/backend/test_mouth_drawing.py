@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from scipy.ndimage import distance_transform_edt
 
-from backend.action_units import CHIN, LOWER_LIP_INNER, LOWER_LIP_OUTER
-from backend.calibration import polygon_mask
+from backend.subject.face_topology import CHIN, LOWER_LIP_INNER, LOWER_LIP_OUTER
+from backend.subject.calibration import polygon_mask
 from backend.editors.mouth_drawing import PhotoTeeth, cut_photo_teeth, draw_mouth_interior, mouth_frame
 
 # Inner-lip loop points beside the corners (not in LOWER_LIP_INNER): they open half as far.

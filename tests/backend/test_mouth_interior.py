@@ -1,9 +1,9 @@
 """The inner-mouth backing: its UVs land in the patch, and the patch shows the photo's mouth when it is open."""
 import numpy as np
 
-from backend.calibration import CROP_SIZE, base_uvs
-from backend.face_topology import OUTER_LIP_LOOP
-from backend.mouth_interior import (CAVITY_LIGHTNESS, PATCH_PX, cavity_colour, lip_colour, mouth_patch,
+from backend.subject.calibration import CROP_SIZE, base_uvs
+from backend.subject.face_topology import OUTER_LIP_LOOP
+from backend.subject.mouth_interior import (CAVITY_LIGHTNESS, PATCH_PX, cavity_colour, lip_colour, mouth_patch,
                                     paint_mouth_patch, patch_uvs)
 
 
@@ -59,8 +59,8 @@ def test_a_closed_mouth_gives_the_cavity_colour_and_a_grey_photo_a_grey_one():
 def test_the_opening_is_filled_from_the_lips_before_it_becomes_a_texture(subject):
     """The photo as taken shows her teeth between the lips: filled, the opening holds lip colours, nothing else
     changes."""
-    from backend.calibration import polygon_mask
-    from backend.mouth_interior import OPENING_FILL_MARGIN_PX, fill_mouth_opening
+    from backend.subject.calibration import polygon_mask
+    from backend.subject.mouth_interior import OPENING_FILL_MARGIN_PX, fill_mouth_opening
     from scipy.ndimage import binary_dilation
     lips = subject.photo_landmarks_px[subject.topology.mouth_loop, :2]
     filled = fill_mouth_opening(subject.photo_crop, lips)

@@ -3,9 +3,10 @@ astronaut photo (she smiles with her teeth showing). Distances in face widths.""
 import numpy as np
 import pytest
 
-from backend.action_units import build_action_unit_basis, face_frame
-from backend.calibration import calibrate
-from backend.photo_expression import estimate_photo_expression, read_and_remove_expression
+from backend.subject.action_units import build_action_unit_basis
+from backend.subject.face_topology import face_frame
+from backend.subject.calibration import calibrate
+from backend.subject.photo_expression import estimate_photo_expression, read_and_remove_expression
 
 # Tolerances. One photo cannot tell where a person's own face sits inside a measure's neutral band: a measure pushed
 # out of its band is taken back to the band's centre, and a small push stays inside the band (identity). So an
@@ -69,7 +70,7 @@ def test_the_neutralised_crop_closes_the_mouth(subject):
     """Teeth are bright inside the photo's lips; in the neutralised crop the same region holds no teeth."""
     lips = subject.topology.mouth_loop
     def bright_fraction(crop, landmarks_px):
-        from backend.calibration import polygon_mask
+        from backend.subject.calibration import polygon_mask
         inside = polygon_mask(landmarks_px[lips, :2], crop.shape[0])
         if not inside.any():
             return 0.0
@@ -91,8 +92,8 @@ def test_a_removed_opening_closes_the_lips_all_along(subject):
 
 
 def _cheek_mask(subject):
-    from backend.calibration import polygon_mask
-    from backend.neutral_texture import FOLD_REGIONS
+    from backend.subject.calibration import polygon_mask
+    from backend.subject.neutral_texture import FOLD_REGIONS
     size = subject.crop.shape[0]
     masks = [polygon_mask(subject.landmarks_px[list(ids), :2], size) for ids in FOLD_REGIONS]
     return masks[0] | masks[1]
@@ -108,7 +109,7 @@ def _mid_frequency_energy(image, mask):
 def test_a_removed_smile_flattens_the_cheek_folds_and_nothing_else(subject):
     """Her smile's folds: the cheeks' mid-frequency shading drops; far from the cheeks nothing changes; no amount is
     no change at all."""
-    from backend.neutral_texture import fold_flattening, flatten_folds
+    from backend.subject.neutral_texture import fold_flattening, flatten_folds
     amount = fold_flattening(subject.photo_expression.action_units)
     assert amount > 0.3, subject.photo_expression.action_units
     flat = flatten_folds(subject.photo_crop, subject.landmarks_px, amount)
@@ -122,7 +123,7 @@ def test_a_removed_smile_flattens_the_cheek_folds_and_nothing_else(subject):
 
 
 def test_flattening_a_grey_photo_keeps_it_grey(subject):
-    from backend.neutral_texture import flatten_folds
+    from backend.subject.neutral_texture import flatten_folds
     grey = np.repeat(subject.photo_crop.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
     flat = flatten_folds(grey, subject.landmarks_px, 0.8)
     assert np.abs(flat.astype(int) - flat[..., :1].astype(int)).max() <= 1

@@ -8,7 +8,7 @@ from PIL import Image
 from skimage import data
 
 from backend.errors import InputImageError
-from backend.photo_io import MAX_PIXELS, decode_photo, encode_png_bytes, load_photo
+from backend.subject.photo_io import MAX_PIXELS, decode_photo, encode_png_bytes, load_photo
 
 EXIF_ORIENTATION_TAG = 0x0112
 

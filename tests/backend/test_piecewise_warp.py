@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from backend.piecewise_warp import border_anchors, warp_piecewise_affine
+from backend.geometry.piecewise_warp import border_anchors, warp_piecewise_affine
 
 SIZE = 512
 

@@ -9,7 +9,7 @@ import pytest
 from addon.core.errors import PromptError, PromptFaceError
 from addon.core.expression_set import read_expression_set
 from backend.errors import FaceDetectionError
-from backend.photo_io import encode_png_bytes
+from backend.subject.photo_io import encode_png_bytes
 from backend.pipeline import Engines, PipelineOptions, generate
 
 PROMPTS = ["happy", "surprised", "angry", "sad", "70% happy + 30% surprised", "a delighted surprise", "a bicycle"]

@@ -85,7 +85,7 @@ def test_diffedit_and_deca_together(deca_folder, astronaut_png, tmp_path):
     """The thesis' GPU pipeline, both engines (tiny random SD, synthetic DECA): DiffEdit keeps the framing, so DECA
     reads each edited photo through the neutral's crop."""
     from backend.editors.diffedit import DiffEditSettings
-    from backend.editors.random_diffusion import build_tiny_model
+    from backend.bench.random_diffusion import build_tiny_model
 
     model = build_tiny_model(tmp_path / "tiny_sd")
     settings = DiffEditSettings(model=str(model), steps=4, resolution=128, maps_per_mask=3, device="cpu",

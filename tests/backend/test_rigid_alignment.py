@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from backend.rigid_alignment import fit_similarity
+from backend.geometry.rigid_alignment import fit_similarity
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from skimage.data import astronaut as astronaut_rgb
 
-import backend.service as service_module
+import backend.serving.service as service_module
 from addon.core.expression_set import read_expression_set
 from addon.core.protocol import FINISHED_STATUSES, JobRequest
-from backend.job_store import JobStore
-from backend.photo_io import encode_png_bytes
+from backend.serving.job_store import JobStore
+from backend.subject.photo_io import encode_png_bytes
 from backend.pipeline import Engines
-from backend.service import Service, ServiceError, ServiceSettings
+from backend.serving.service import Service, ServiceError, ServiceSettings
 
 
 def wait(service: Service, job_id: str, until, timeout: float = 60):
@@ -229,7 +229,7 @@ def test_the_data_dir_is_made_private_and_an_open_one_is_tightened(tmp_path, eng
     data_dir = tmp_path / "data"
     data_dir.mkdir(mode=0o755)
     os.chmod(data_dir, 0o755)
-    with caplog.at_level(logging.WARNING, logger="backend.service"):
+    with caplog.at_level(logging.WARNING, logger="backend.serving.service"):
         service = _started(data_dir, engines)
     service.stop()
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700 and "open to other users" in caplog.text

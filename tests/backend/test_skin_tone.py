@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from backend.skin_tone import (SkinLabStats, difference_heat_map, match_skin_tone, rgb_to_lab, skin_lab_stats,
+from backend.texture.skin_tone import (SkinLabStats, difference_heat_map, match_skin_tone, rgb_to_lab, skin_lab_stats,
                                skin_mask)
 
 

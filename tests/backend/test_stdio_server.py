@@ -16,9 +16,9 @@ from skimage import data
 from addon.core.errors import PromptFaceError
 from addon.core.expression_set import read_expression_set
 from addon.core.protocol import API_VERSION, FINISHED_STATUSES
-from backend.photo_io import encode_png_bytes
-from backend.service import Service, ServiceSettings
-from backend.stdio_server import UPLOADS_FOLDER, data_dir_lock, run_stdio
+from backend.subject.photo_io import encode_png_bytes
+from backend.serving.service import Service, ServiceSettings
+from backend.serving.stdio_server import UPLOADS_FOLDER, data_dir_lock, run_stdio
 
 PROMPTS = ["happy", "AU12:0.8 AU6:0.5"]
 
@@ -201,7 +201,7 @@ def test_a_whole_job(session, tmp_path, astronaut_png):
 def test_claim_stdout_keeps_prints_out_of_the_protocol():
     script = textwrap.dedent("""
         import os, sys
-        from backend.stdio_server import claim_stdout
+        from backend.serving.stdio_server import claim_stdout
         protocol = claim_stdout()
         print("a library printing")
         os.write(1, b"a C library writing to fd 1\\n")

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from addon.core.errors import PromptError
-from backend.action_units import EMOTION_PROTOTYPES, MAX_INTENSITY
-from backend.text_to_action_units import TextEmotionModel, resolve_prompt, soft_mixture
+from backend.prompts.emotion_prototypes import EMOTION_PROTOTYPES, MAX_INTENSITY
+from backend.prompts.text_to_action_units import TextEmotionModel, resolve_prompt, soft_mixture
 
 
 @pytest.fixture(scope="module")

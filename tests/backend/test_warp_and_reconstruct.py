@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 from scipy.ndimage import distance_transform_edt
 
-from backend.calibration import polygon_mask
+from backend.subject.calibration import polygon_mask
 from backend.editors.warp import WarpEditor
-from backend.face_topology import polygon_area
+from backend.subject.face_topology import polygon_area
 from backend.reconstructors.landmarks import LandmarkReconstructor
-from backend.texture_steps import change_mask, enhance_texture
+from backend.texture.texture_steps import change_mask, enhance_texture
 
 LIP_CORNERS = (61, 291)
 

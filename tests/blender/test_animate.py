@@ -110,7 +110,7 @@ def test_bad_input_exits_2_and_leaves_nothing(tmp_path):
 def test_a_backend_refusal_reaches_the_user_and_leaves_nothing(tmp_path):
     photo = tmp_path / "coffee.png"
     from skimage import data  # a photo with no face in it
-    from backend.photo_io import encode_png_bytes
+    from backend.subject.photo_io import encode_png_bytes
     photo.write_bytes(encode_png_bytes(data.coffee()))
     result = promptface("animate", str(photo), "happy", "--out", str(tmp_path / "shot"), *PREVIEW)
     assert result.returncode == 2 and "no face found" in result.stderr

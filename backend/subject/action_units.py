@@ -1,4 +1,5 @@
-"""Action-unit model: smooth displacement fields on the 468-landmark topology, and EMFACS emotion prototypes.
+"""Action-unit model: smooth displacement fields on the 468-landmark topology (the emotion prototypes that mix them
+are in backend/prompts/emotion_prototypes.py).
 
 Each action unit moves a few control landmarks by offsets given in face-width units in the face frame
 (x towards the subject's left = the image's right, y up, z towards the camera). The motion spreads to
@@ -12,29 +13,12 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from addon.core.vocabulary import ACTION_UNITS, EMOTIONS, LATERAL_ACTION_UNITS
-from backend.face_topology import FACE_SIDES, LANDMARK_COUNT
+from addon.core.vocabulary import ACTION_UNITS, LATERAL_ACTION_UNITS
+from backend.subject.face_topology import (CHEEK, CHIN, GLABELLA, INNER_BROW, JAW_ANGLE, JAW_LOWER, LANDMARK_COUNT,
+                                           LIP_CORNER, LOWER_LID, LOWER_LIP_INNER, LOWER_LIP_OUTER, NOSE_BRIDGE_TOP,
+                                           NOSE_WING, OUTER_BROW, UPPER_LID, UPPER_LIP_INNER, UPPER_LIP_OUTER,
+                                           face_frame)
 
-# Landmark groups, as (subject's right = image left, subject's left = image right).
-INNER_BROW = ([107, 55, 66, 65], [336, 285, 296, 295])
-OUTER_BROW = ([70, 46, 63, 53], [300, 276, 293, 283])
-UPPER_LID = ([246, 161, 160, 159, 158, 157, 173], [466, 388, 387, 386, 385, 384, 398])
-LOWER_LID = ([7, 163, 144, 145, 153, 154, 155], [249, 390, 373, 374, 380, 381, 382])
-CHEEK = ([50, 101, 118, 117, 123, 36, 205], [280, 330, 347, 346, 352, 266, 425])
-NOSE_WING = ([129, 98, 64, 102, 48], [358, 327, 294, 331, 278])
-LIP_CORNER = ([61], [291])
-UPPER_LIP_OUTER = ([0, 37, 39, 40], [0, 267, 269, 270])
-UPPER_LIP_INNER = ([13, 82, 81, 80], [13, 312, 311, 310])
-LOWER_LIP_INNER = ([14, 87, 178, 88], [14, 317, 402, 318])
-LOWER_LIP_OUTER = ([17, 84, 181, 91], [17, 314, 405, 321])
-CHIN = [152, 175, 199, 200, 18, 148, 377, 176, 400]
-JAW_LOWER = ([150, 136], [379, 365])
-JAW_ANGLE = ([172], [397])
-GLABELLA = [9, 8]
-# The top of the nose bridge: the brows' raisers leave it where it is (a zero-offset control pins the blend there).
-NOSE_BRIDGE_TOP = [168, 6]
-# Landmarks that define the face frame.
-(FACE_RIGHT_SIDE, FACE_LEFT_SIDE), FOREHEAD_TOP, CHIN_BOTTOM = FACE_SIDES, 10, 152
 # Width (face-width units) of the blend between the two halves for one-sided variants.
 SIDE_BLEND_WIDTH = 0.04
 
@@ -126,55 +110,7 @@ ACTION_UNIT_SPECS: dict[str, ActionUnitSpec] = {
     "AU43": ActionUnitSpec(_close_lids(0.92), radius=0.02),
 }
 
-# Intensities above 1 (intensity words, "furious") are allowed up to this: 1.5 × a strong posed expression.
-MAX_INTENSITY = 1.5
-
-# Emotion prototypes as action-unit intensities: EMFACS's units for each emotion, with the distinguishing cues
-# (fear ≠ surprise: brows raised and drawn together, lips stretched; disgust: nose wrinkled, upper lip raised;
-# contempt: one corner tightened and raised; sad: inner brows up, corners down, chin up; angry: brows down and
-# together, lids tightened, lips pressed), at intensities fitted to the measured expressions above: happy
-# (fit AU6 0.6–1.2, AU12 2.1 before = 1.0 now, AU25/26 parted lips), surprise (AU1 0.7, AU2 0.55, AU25+AU27),
-# fear (AU1 0.4–0.5, AU2 0.3–0.46, AU20 0.2, AU25 0.5, AU27 0.45–0.6), disgust (AU9 0.2–0.4, AU10 0.8–2.0, AU16
-# 0.7, AU25 0.4–2.0: both people's posed disgust drops the lower lip and parts the lips; without AU4, which the two
-# did not show). Fitted on EMFACS's units only and symmetric, the posed disgust and fear are matched at direction
-# correlation 0.9 (one-person fits), these prototypes at 0.66–0.78 on all three people's neutrals.
-# Sad and angry moved FaceMesh's landmarks little on the photos (0.6–0.8 % of the face width on average; their cues
-# are in the brows and lids, which FaceMesh smooths, and the one posed sad is a one-sided pout): fitted on EMFACS's
-# units they reach a direction correlation of only 0.37, so those two follow EMFACS, angry at 1.5 × a strong
-# brow lowering (at 1.3 it read as neutral on three of seven neutral photos).
-EMOTION_PROTOTYPES: dict[str, dict[str, float]] = {
-    "neutral": {},
-    "happy": {"AU6": 1.0, "AU10": 0.3, "AU12": 1.1, "AU25": 0.8, "AU26": 0.15},
-    "sad": {"AU1": 1.0, "AU4": 0.6, "AU15": 1.0, "AU17": 0.6, "AU43": 0.15},
-    "surprised": {"AU1": 1.0, "AU2": 1.0, "AU5": 1.0, "AU25": 0.6, "AU26": 0.9},
-    "afraid": {"AU1": 1.2, "AU2": 0.5, "AU4": 0.7, "AU5": 1.3, "AU20": 1.4, "AU25": 0.9, "AU26": 0.3},
-    "angry": {"AU4": 1.5, "AU5": 0.5, "AU7": 1.0, "AU9": 0.3, "AU10": 0.5, "AU17": 0.5, "AU23": 1.0, "AU25": 0.3},
-    "disgusted": {"AU9": 1.2, "AU10": 1.2, "AU15": 0.4, "AU16": 0.6, "AU25": 0.6, "AU26": 0.3},
-    "contemptuous": {"AU12R": 0.6, "AU14R": 1.0, "AU4": 0.2},
-}
-assert set(EMOTION_PROTOTYPES) == set(EMOTIONS)
 assert set(ACTION_UNIT_SPECS) == set(ACTION_UNITS)
-
-
-@dataclass(frozen=True)
-class FaceFrame:
-    """An orthonormal frame fixed to the subject's neutral face, in mesh coordinates (metres)."""
-    axes: np.ndarray   # (3,3) rows: x (towards subject's left), y (up), z (out of the face)
-    width: float       # face width, metres
-    midline_x: float   # x coordinate of the face's midline in the face frame, metres
-
-
-def face_frame(landmarks: np.ndarray) -> FaceFrame:
-    """The frame of a (468,3) neutral landmark mesh in metres (+Y up, +Z towards the camera)."""
-    across = landmarks[FACE_LEFT_SIDE] - landmarks[FACE_RIGHT_SIDE]
-    x_axis = across / np.linalg.norm(across)
-    up = landmarks[FOREHEAD_TOP] - landmarks[CHIN_BOTTOM]
-    y_axis = up - up.dot(x_axis) * x_axis
-    y_axis /= np.linalg.norm(y_axis)
-    z_axis = np.cross(x_axis, y_axis)
-    axes = np.stack([x_axis, y_axis, z_axis])
-    midline = 0.5 * (landmarks[FACE_LEFT_SIDE] + landmarks[FACE_RIGHT_SIDE]) @ x_axis
-    return FaceFrame(axes=axes, width=float(np.linalg.norm(across)), midline_x=float(midline))
 
 
 def geodesic_distances(landmarks: np.ndarray, triangles: np.ndarray, sources: np.ndarray) -> np.ndarray:
@@ -245,12 +181,3 @@ def _field(spec: ActionUnitSpec, local: np.ndarray, distances: np.ndarray, row_o
             weighted += weight[:, None] * offset
             weight_sum += weight
     return weighted / np.maximum(weight_sum, 1.0)[:, None]
-
-
-def emotion_action_units(emotions: dict[str, float]) -> dict[str, float]:
-    """Mix emotion prototypes: {emotion: weight} → {AU: intensity}, intensities clipped to [0, MAX_INTENSITY]."""
-    mixed: dict[str, float] = {}
-    for emotion, weight in emotions.items():
-        for unit, value in EMOTION_PROTOTYPES[emotion].items():
-            mixed[unit] = mixed.get(unit, 0.0) + weight * value
-    return {unit: float(np.clip(value, 0.0, MAX_INTENSITY)) for unit, value in mixed.items() if value > 0}

@@ -14,8 +14,8 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from backend.http_api.replies import error_response
-from backend.service import ServiceSettings
+from backend.serving.http_api.replies import error_response
+from backend.serving.service import ServiceSettings
 
 log = logging.getLogger(__name__)
 

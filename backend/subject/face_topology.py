@@ -22,6 +22,26 @@ MOUTH_MARKER, RIGHT_EYE_MARKER, LEFT_EYE_MARKER = 13, 159, 386
 FACE_SIDES = (234, 454)
 # The outer lip line in boundary order (the inner lips are FaceTopology.mouth_loop, found from the tessellation).
 OUTER_LIP_LOOP = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
+# Landmark groups, as (subject's right = image left, subject's left = image right).
+INNER_BROW = ([107, 55, 66, 65], [336, 285, 296, 295])
+OUTER_BROW = ([70, 46, 63, 53], [300, 276, 293, 283])
+UPPER_LID = ([246, 161, 160, 159, 158, 157, 173], [466, 388, 387, 386, 385, 384, 398])
+LOWER_LID = ([7, 163, 144, 145, 153, 154, 155], [249, 390, 373, 374, 380, 381, 382])
+CHEEK = ([50, 101, 118, 117, 123, 36, 205], [280, 330, 347, 346, 352, 266, 425])
+NOSE_WING = ([129, 98, 64, 102, 48], [358, 327, 294, 331, 278])
+LIP_CORNER = ([61], [291])
+UPPER_LIP_OUTER = ([0, 37, 39, 40], [0, 267, 269, 270])
+UPPER_LIP_INNER = ([13, 82, 81, 80], [13, 312, 311, 310])
+LOWER_LIP_INNER = ([14, 87, 178, 88], [14, 317, 402, 318])
+LOWER_LIP_OUTER = ([17, 84, 181, 91], [17, 314, 405, 321])
+CHIN = [152, 175, 199, 200, 18, 148, 377, 176, 400]
+JAW_LOWER = ([150, 136], [379, 365])
+JAW_ANGLE = ([172], [397])
+GLABELLA = [9, 8]
+# The top of the nose bridge: the brows' raisers leave it where it is (a zero-offset control pins the blend there).
+NOSE_BRIDGE_TOP = [168, 6]
+# Landmarks that define the face frame.
+(FACE_RIGHT_SIDE, FACE_LEFT_SIDE), FOREHEAD_TOP, CHIN_BOTTOM = FACE_SIDES, 10, 152
 # Backing cups, in metres behind the loop: (ring depth, centre depth, ring shrink towards the centre).
 MOUTH_BACKING = (0.010, 0.022, 0.75)
 EYE_BACKING = (0.003, 0.007, 0.8)
@@ -218,3 +238,24 @@ def polygon_mask(points: np.ndarray, size: int) -> np.ndarray:
 def face_width_px(landmarks_px: np.ndarray) -> float:
     """The face's width in the pixels of (468,≥2) landmarks (at least 1)."""
     return max(float(np.linalg.norm(landmarks_px[FACE_SIDES[1], :2] - landmarks_px[FACE_SIDES[0], :2])), 1.0)
+
+
+@dataclass(frozen=True)
+class FaceFrame:
+    """An orthonormal frame fixed to the subject's neutral face, in mesh coordinates (metres)."""
+    axes: np.ndarray   # (3,3) rows: x (towards subject's left), y (up), z (out of the face)
+    width: float       # face width, metres
+    midline_x: float   # x coordinate of the face's midline in the face frame, metres
+
+
+def face_frame(landmarks: np.ndarray) -> FaceFrame:
+    """The frame of a (468,3) neutral landmark mesh in metres (+Y up, +Z towards the camera)."""
+    across = landmarks[FACE_LEFT_SIDE] - landmarks[FACE_RIGHT_SIDE]
+    x_axis = across / np.linalg.norm(across)
+    up = landmarks[FOREHEAD_TOP] - landmarks[CHIN_BOTTOM]
+    y_axis = up - up.dot(x_axis) * x_axis
+    y_axis /= np.linalg.norm(y_axis)
+    z_axis = np.cross(x_axis, y_axis)
+    axes = np.stack([x_axis, y_axis, z_axis])
+    midline = 0.5 * (landmarks[FACE_LEFT_SIDE] + landmarks[FACE_RIGHT_SIDE]) @ x_axis
+    return FaceFrame(axes=axes, width=float(np.linalg.norm(across)), midline_x=float(midline))

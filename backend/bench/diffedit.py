@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from backend.editors.diffedit import DiffEditEditor, DiffEditSettings
-from backend.editors.random_diffusion import build_sd21_base_parts
+from backend.bench.random_diffusion import build_sd21_base_parts
 
 PROMPTS = ("happy", "surprised", "angry", "sad")
 THESIS_NOTE = "thesis: about 2 s per expression on two V100s (its own figure, other hardware)"

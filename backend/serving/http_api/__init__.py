@@ -15,10 +15,10 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from addon.core.protocol import API_VERSION, ERROR_STATUS
-from backend.http_api import health, jobs, subjects
-from backend.http_api.gate import LOOPBACK_NAMES, InternalErrors, RequestGate
-from backend.http_api.replies import error_response
-from backend.service import VERSION, Service, ServiceError
+from backend.serving.http_api import health, jobs, subjects
+from backend.serving.http_api.gate import LOOPBACK_NAMES, InternalErrors, RequestGate
+from backend.serving.http_api.replies import error_response
+from backend.serving.service import VERSION, Service, ServiceError
 
 log = logging.getLogger(__name__)
 

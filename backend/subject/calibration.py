@@ -11,15 +11,15 @@ import cv2
 import numpy as np
 
 from addon.core.obj_mesh import Mesh
-from backend.action_units import (FACE_LEFT_SIDE, FACE_RIGHT_SIDE, INNER_BROW, OUTER_BROW, ActionUnitBasis,
-                                   FaceFrame, build_action_unit_basis, face_frame)
-from backend.face_detection import FaceChoice, FaceFinder, LandmarkDetector, choose_face
-from backend.mouth_interior import MouthPatch, cavity_colour, mouth_patch, patch_uvs
-from backend.neutral_texture import neutral_texture
-from backend.photo_expression import (PhotoExpression, closed_lips, opened_mouth_removed,
+from backend.subject.action_units import ActionUnitBasis, build_action_unit_basis
+from backend.subject.face_topology import FACE_LEFT_SIDE, FACE_RIGHT_SIDE, INNER_BROW, OUTER_BROW, FaceFrame, face_frame
+from backend.subject.face_detection import FaceChoice, FaceFinder, LandmarkDetector, choose_face
+from backend.subject.mouth_interior import MouthPatch, cavity_colour, mouth_patch, patch_uvs
+from backend.subject.neutral_texture import neutral_texture
+from backend.subject.photo_expression import (PhotoExpression, closed_lips, opened_mouth_removed,
                                      read_and_remove_expression)
-from backend.piecewise_warp import border_anchors, warp_piecewise_affine
-from backend.face_topology import (LANDMARK_COUNT, OUTER_LIP_LOOP, FaceTopology, backing_positions,
+from backend.geometry.piecewise_warp import border_anchors, warp_piecewise_affine
+from backend.subject.face_topology import (LANDMARK_COUNT, OUTER_LIP_LOOP, FaceTopology, backing_positions,
                                    face_normals_towards_camera, face_topology, polygon_mask)
 
 CROP_SIZE = 512

@@ -12,9 +12,9 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from addon.core.protocol import Deleted, SubjectInfo, to_wire
-from backend.http_api.dependencies import Authorized, ServiceDep
-from backend.http_api.openapi import error_responses
-from backend.service import ServiceError
+from backend.serving.http_api.dependencies import Authorized, ServiceDep
+from backend.serving.http_api.openapi import error_responses
+from backend.serving.service import ServiceError
 
 router = APIRouter(prefix="/v1/subjects", tags=["subjects"], dependencies=[Authorized])
 

@@ -2,7 +2,7 @@
 import cv2
 import numpy as np
 
-from backend.skin_tone import delta_e76, rgb_to_lab
+from backend.texture.skin_tone import delta_e76, rgb_to_lab
 
 # Change mask: colour differences (CIE76 ΔE) below LOW count as unchanged, above HIGH as fully changed.
 CHANGE_LOW_DELTA_E = 4.0

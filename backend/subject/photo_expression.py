@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import nnls
 
-from backend.action_units import ActionUnitBasis, FaceFrame, build_action_unit_basis, face_frame
+from backend.subject.action_units import ActionUnitBasis, build_action_unit_basis
+from backend.subject.face_topology import FaceFrame, face_frame
 
 # Action units a single photo can show and this estimate reads (the rest stay at 0).
 ESTIMATED_ACTION_UNITS = ("AU1", "AU2", "AU4", "AU5", "AU6", "AU7", "AU10", "AU12", "AU15", "AU20", "AU23",

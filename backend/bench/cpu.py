@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.calibration import calibrate
-from backend.photo_io import decode_photo
+from backend.subject.calibration import calibrate
+from backend.subject.photo_io import decode_photo
 from backend.pipeline import (Engines, PipelineOptions, _edit_batch, _expression, calibrate_subject, check_prompts,
                               generate_expressions)
-from backend.piecewise_warp import border_anchors, warp_piecewise_affine
+from backend.geometry.piecewise_warp import border_anchors, warp_piecewise_affine
 
 BENCH_PROMPTS = ("happy", "a delighted surprise", "70% happy + 30% surprised")
 # No free text: the sentence model stays unloaded, so the job measures the pipeline and not a model load.
@@ -112,7 +112,7 @@ def _bench_cold_start(photo_bytes: bytes, photo_name: str) -> None:
 _COLD_START_SCRIPT = """
 import json, sys, time
 start = time.perf_counter()
-from backend.bench import cold_start
+from backend.bench.cpu import cold_start
 print(json.dumps(cold_start(start, *sys.argv[1:])))
 """
 

@@ -9,8 +9,8 @@ replaced by its smooth surround, while fine skin texture is kept.
 import cv2
 import numpy as np
 
-from backend.face_topology import OUTER_LIP_LOOP, face_width_px, polygon_mask
-from backend.photo_expression import PhotoExpression
+from backend.subject.face_topology import OUTER_LIP_LOOP, face_width_px, polygon_mask
+from backend.subject.photo_expression import PhotoExpression
 
 # Inside the lips, pixels this much lighter (teeth) or darker (mouth cavity) than the lips' median are not lip.
 NOT_LIP_LIGHTER, NOT_LIP_DARKER = 14.0, 30.0

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from backend.face_topology import polygon_area, polygon_mask
+from backend.subject.face_topology import polygon_area, polygon_mask
 
 # The cavity is the lips' own colour this dark (a mouth's inside is lit through the lips).
 CAVITY_LIGHTNESS = 0.22

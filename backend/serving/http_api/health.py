@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from addon.core.protocol import EngineList, Health, to_wire
-from backend.http_api.dependencies import ServiceDep
+from backend.serving.http_api.dependencies import ServiceDep
 
 router = APIRouter(prefix="/v1", tags=["health"])
 

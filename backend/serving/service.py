@@ -1,9 +1,9 @@
 """The backend as a service: subjects, a job queue, one worker thread that owns the engines, a store that survives
-restarts. Transport-neutral: the HTTP app (backend/http_api) and the JSON-lines server (backend/stdio_server) call
+restarts. Transport-neutral: the HTTP app (backend/serving/http_api) and the JSON-lines server (backend/stdio_server) call
 these methods, send their protocol.py replies, and turn ServiceError into an ErrorReply.
 
 On disk, under settings.data_dir:
-    store.sqlite3                    subjects and jobs (backend/job_store.py)
+    store.sqlite3                    subjects and jobs (backend/serving/job_store.py)
     subjects/<subject_id>/<photo>    each uploaded photo, as sent
     jobs/<job_id>/partial/           while a job runs: a valid expression set of the expressions done so far
     jobs/<job_id>/result/            the finished set; it is partial/ renamed, so it appears in one step
@@ -43,7 +43,7 @@ from addon.core.prompt_grammar import prompt_expression_names
 from addon.core.protocol import (API_VERSION, ERROR_STATUS, FINISHED_STATUSES, Deleted, EngineInfo,
                                  EngineList, ExpressionProgress, Health, JobInfo, JobRequest, SubjectInfo)
 from backend.errors import InputImageError, public_message
-from backend.job_store import JobRow, JobStore, SubjectRow, now
+from backend.serving.job_store import JobRow, JobStore, SubjectRow, now
 from backend.pipeline import (EDITORS, RECONSTRUCTORS, CalibratedSubject, Engines, JobCancelled,
                               PipelineOptions, calibrate_subject, check_engines, check_prompts, generate_expressions)
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPBearer
 
-from backend.service import Service
+from backend.serving.service import Service
 
 
 async def get_service(request: Request) -> Service:

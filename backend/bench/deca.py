@@ -12,7 +12,7 @@ import torch
 
 from backend.deca.crop import deca_crop
 from backend.deca.reconstructor import DecaReconstructor, DecaSettings
-from backend.deca.synthetic_assets import synthetic_face_photo, write_synthetic_deca_folder
+from backend.bench.synthetic_deca import synthetic_face_photo, write_synthetic_deca_folder
 
 
 @dataclass

@@ -7,8 +7,8 @@ import numpy as np
 
 from addon.core.prompt_grammar import ParsedPrompt, parse_prompt
 from addon.core.vocabulary import EMOTIONS
-from backend.action_units import emotion_action_units
-from backend.phrase_bank import EMOTION_PHRASES
+from backend.prompts.emotion_prototypes import emotion_action_units
+from backend.prompts.phrase_bank import EMOTION_PHRASES
 
 # Softmax temperature over cosine similarities: MiniLM's scores are compressed (0.4–0.8), so be sharp.
 TEMPERATURE = 0.04

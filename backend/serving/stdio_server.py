@@ -21,7 +21,7 @@ from typing import Callable, Iterator, TextIO
 
 from addon.core.errors import PromptFaceError
 from addon.core.protocol import API_VERSION, ErrorReply, JobRequest, from_wire, to_wire
-from backend.service import Service, ServiceError
+from backend.serving.service import Service, ServiceError
 
 log = logging.getLogger(__name__)
 
