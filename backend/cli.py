@@ -197,7 +197,8 @@ def sample_photo(name: str) -> tuple[bytes, str]:
 
 
 def _generate(args) -> int:
-    from backend.pipeline import Engines, PipelineOptions, check_engines, check_prompts, generate
+    from backend.engines import Engines
+    from backend.pipeline import PipelineOptions, check_inputs, generate
 
     if args.sample:
         photo_bytes, photo_name = sample_photo(args.sample)
@@ -213,12 +214,11 @@ def _generate(args) -> int:
         prompts = args.inputs[1:]
     if not 0.0 <= args.skin_tone_strength <= 1.0:
         raise PromptFaceError(f"--skin-tone-strength {args.skin_tone_strength} is outside 0..1")
-    check_engines(args.editor, args.reconstructor)
-    check_prompts(prompts)
     options = PipelineOptions(editor=args.editor, reconstructor=args.reconstructor,
                               skin_tone_strength=args.skin_tone_strength, enhance=not args.no_enhance,
                               diagnostics=args.diagnostics, write_expression_objs=args.objs,
                               neutralise=not args.keep_photo_expression)
+    check_inputs(prompts, options, out_dir=args.out, overwrite=args.overwrite)  # before the engines load: fail fast
     progress = None if args.quiet or args.json else _print_progress
     if args.deca_folder is not None and args.reconstructor != "deca":
         raise PromptFaceError("--deca-folder needs --reconstructor deca")
@@ -278,7 +278,7 @@ def _serve(args) -> int:
                                max_prompt_chars=args.max_prompt_chars, queue_depth=args.queue_depth,
                                keep_days=args.keep_days, max_disk_bytes=int(args.max_disk_gb * 1e9))
     logging.getLogger().setLevel(args.log_level.upper())
-    from backend.pipeline import Engines
+    from backend.engines import Engines
     diffedit_wanted = bool(args.diffedit_model or os.environ.get(DIFFEDIT_MODEL_ENV))
     if not diffedit_wanted and (args.lora or args.diffedit_option):
         raise PromptFaceError("--lora and --diffedit-option need --diffedit-model (which loads the diffedit editor)")
@@ -361,7 +361,7 @@ def _bench_expressions(args) -> int:
 
 def _run_bench_expressions(photos) -> int:
     from backend.bench.expressions import bench_expressions
-    from backend.pipeline import Engines
+    from backend.engines import Engines
 
     print(f"PromptFace expressions benchmark: {len(photos)} photos, warp editor, landmarks reconstructor")
     bench_expressions(photos, Engines.load())

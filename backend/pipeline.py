@@ -1,13 +1,23 @@
-"""The pipeline: one neutral photo + prompts → an expression set on disk (DESIGN.md "The pipeline").
+"""The pipeline: one neutral photo + prompts → an expression set on disk.
 
-`Engines` holds everything that is loaded once (models, editor, reconstructor) so a server can keep it
-warm; `generate` runs the numbered steps for one subject and a list of prompts.
+For a subject, calibrated once and reused for every prompt (`calibrate_subject`):
+    1. detect and crop the face (backend/subject/face_detection.py, calibration.py)
+    2. reconstruct the neutral: base mesh, UV layout, base texture; the identity is locked here (reconstructors/)
+    3. read the photo's own expression and neutralise it; the photo as taken stays an expression
+       (subject/photo_expression.py, neutral_texture.py)
+    4. cache what later prompts reuse (the calibrated subject; DiffEdit: its inverted latents)
+For each prompt, on top of the neutralised face (`generate_expressions`), a batch of editor.batch_size at a time:
+    5. prompt → action units and emotions (prompts/), then edit the photo into the expression (editors/)
+    6. match the skin tone to the neutral's (texture/skin_tone.py)
+    7. reconstruct the edited photo with the identity locked, in the base topology (reconstructors/)
+    8. its texture in the base UV layout: enhanced, with its change mask (texture/texture_steps.py)
+    9. score it against the neutral: identity, SSIM, PSNR, the expression self-check (metrics/)
+and the expression set grows by one (addon/core/expression_set.py), a valid set at every moment.
 """
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Iterator, Sequence, TypeVar
 
 import cv2
 import numpy as np
@@ -16,38 +26,23 @@ from addon.core.errors import PromptFaceError
 from addon.core.expression_set import ExpressionData, ExpressionSetBuilder
 from addon.core.prompt_grammar import AS_PHOTOGRAPHED_NAME, NEUTRAL_NAME, parse_prompt, prompt_expression_names
 from addon.core.self_check import mismatch_warning, reading_label
-from backend.subject.calibration import CROP_SIZE, Subject, calibrate
-from backend.editors.editing import EditedPhoto, EditRequest
-from backend.editors.warp import WarpEditor, action_unit_text
-from backend.subject.face_detection import FaceFinder, LandmarkDetector
+from backend.editors.editing import EditedPhoto, Editor, EditRequest
+from backend.editors.warp import action_unit_text
+from backend.engines import Engines, check_engines
 from backend.metrics.image_metrics import IdentityEmbedder, image_metrics
-from backend.subject.photo_io import decode_photo
-from backend.reconstructors.landmarks import LandmarkReconstructor
+from backend.prompts.text_to_action_units import ExpressionIntent, resolve_prompt
 from backend.reconstructors.reconstruction import ReconstructionBase
+from backend.subject.calibration import CROP_SIZE, Subject, calibrate
+from backend.subject.photo_io import decode_photo
 from backend.texture.skin_tone import difference_heat_map, match_skin_tone
-from backend.prompts.text_to_action_units import ExpressionIntent, TextEmotionModel, resolve_prompt
 from backend.texture.texture_steps import change_mask, enhance_texture
-
-if TYPE_CHECKING:
-    from backend.editors.diffedit import DiffEditSettings
-    from backend.metrics.expression_recognition import ExpressionRecogniser
 
 MAX_PROMPTS = 32
 # What the neutral asks of the self-check (its manifest weights stay empty: no prompt made it).
 NEUTRAL_ASKED = {NEUTRAL_NAME: 1.0}
-EDITORS = ("warp", "diffedit")
-RECONSTRUCTORS = ("landmarks", "deca")
-DIFFEDIT_NOT_CONFIGURED = ("the diffedit editor is not loaded here: it needs a Stable Diffusion model (a GPU is "
-                           "advised); pass --diffedit-model FOLDER_OR_HUB_ID to `promptface-backend serve`, or set "
-                           "PROMPTFACE_DIFFEDIT_MODEL where it runs")
-DECA_NOT_CONFIGURED = ("the deca reconstructor is not loaded here: it needs the DECA and FLAME files (licensed by "
-                       "their owners); pass --deca-folder FOLDER to `promptface-backend serve`, or set "
-                       "PROMPTFACE_DECA_FOLDER where it runs")
-
-# Engines.text_model_status() until a free-text prompt has loaded the sentence model.
-TEXT_MODEL_NOT_LOADED = "loads on first free-text prompt"
 
 Progress = Callable[[float, str], None]
+Item = TypeVar("Item")
 
 
 @dataclass(frozen=True)
@@ -62,137 +57,19 @@ class PipelineOptions:
     neutralise: bool = True   # the set's neutral = the photo with its own expression removed (False: as taken)
 
 
-def check_engines(editor: str, reconstructor: str) -> None:
-    """Refuse unknown engines with the list of those that exist."""
-    for kind, name, known in (("editor", editor, EDITORS), ("reconstructor", reconstructor, RECONSTRUCTORS)):
-        if name not in known:
-            raise PromptFaceError(f"unknown {kind} '{name}'; choose one of: {', '.join(known)}")
-
-
-@dataclass
-class Engines:
-    """Models loaded once and reused across subjects and prompts."""
-    finder: FaceFinder
-    detector: LandmarkDetector
-    embedder: IdentityEmbedder
-    editors: dict                      # name → editor (backend/editors/editing.py says what an editor is)
-    reconstructors: dict               # name → reconstructor (backend/reconstructors/reconstruction.py)
-    recogniser: "ExpressionRecogniser | None" = None  # the expression self-check (None: its weights are missing)
-    load_seconds: dict[str, float] = field(default_factory=dict)
-    unavailable: dict[str, str] = field(default_factory=dict)  # engine name → why it is not loaded
-    _text_model: TextEmotionModel | None = None
-    # The worker thread loads the sentence model for a job while other threads may ask about it.
-    _text_model_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
-
-    @classmethod
-    def load(cls, editor: str = "warp", reconstructor: str = "landmarks",
-             diffedit: "DiffEditSettings | None" = None, deca_folder: str | Path | None = None) -> "Engines":
-        """The face and identity models and the engines. diffedit and deca load only when configured (their
-        settings, their folder); failing to load the editor or reconstructor asked for is an error, otherwise the
-        reason is kept and reported."""
-        check_engines(editor, reconstructor)
-        if editor == "diffedit" and diffedit is None:
-            raise PromptFaceError(DIFFEDIT_NOT_CONFIGURED)
-        if reconstructor == "deca" and deca_folder is None:
-            raise PromptFaceError(DECA_NOT_CONFIGURED)
-        seconds, unavailable = {}, {"diffedit": DIFFEDIT_NOT_CONFIGURED, "deca": DECA_NOT_CONFIGURED}
-        # First the optional engines: missing files are reported before anything else loads.
-        editors, reconstructors = {"warp": WarpEditor()}, {}
-        if diffedit is not None:
-            from backend.editors.diffedit import DiffEditEditor
-            _load_optional("diffedit", lambda: DiffEditEditor.from_pretrained(diffedit), editors, unavailable,
-                           seconds, required=editor == "diffedit")
-        if deca_folder is not None:
-            from backend.reconstructors.deca import DecaPipelineReconstructor
-            _load_optional("deca", lambda: DecaPipelineReconstructor.from_folder(deca_folder), reconstructors,
-                           unavailable, seconds, required=reconstructor == "deca")
-        start = time.perf_counter()
-        finder, detector = FaceFinder(), LandmarkDetector()
-        seconds["face_models"] = time.perf_counter() - start
-        start = time.perf_counter()
-        embedder = IdentityEmbedder()
-        seconds["identity_model"] = time.perf_counter() - start
-        reconstructors["landmarks"] = LandmarkReconstructor(detector)
-        start = time.perf_counter()
-        try:  # the self-check is a report, not a step: the pipeline runs without it
-            from backend.metrics.expression_recognition import ExpressionRecogniser  # torch, h5py: loaded only here
-            recogniser = ExpressionRecogniser()
-        except ImportError as error:
-            recogniser, unavailable["recogniser"] = None, f"the expression self-check needs {error.name or 'h5py'}"
-        except PromptFaceError as error:
-            recogniser, unavailable["recogniser"] = None, str(error)
-        seconds["recogniser_model"] = time.perf_counter() - start
-        return cls(finder=finder, detector=detector, embedder=embedder, editors=editors,
-                   reconstructors=reconstructors, recogniser=recogniser, load_seconds=seconds,
-                   unavailable=unavailable)
-
-    def editor_for(self, name: str):
-        """The loaded editor called name; an error saying why when it is not loaded."""
-        check_engines(name, "landmarks")
-        if name not in self.editors:
-            raise PromptFaceError(self.unavailable.get(name, f"the editor '{name}' is not loaded"))
-        return self.editors[name]
-
-    def reconstructor_for(self, name: str):
-        """The loaded reconstructor called name; an error saying why when it is not loaded."""
-        check_engines("warp", name)
-        if name not in self.reconstructors:
-            raise PromptFaceError(self.unavailable.get(name, f"the reconstructor '{name}' is not loaded"))
-        return self.reconstructors[name]
-
-    def read_expression(self, image: np.ndarray, subject: Subject) -> dict[str, float] | None:
-        """The self-check: {class: probability} for an (S,S,3) crop of the subject; None without the recogniser.
-        The neutral's landmarks frame every expression alike, so readings of one subject compare."""
-        if self.recogniser is None:
-            return None
-        return self.recogniser.read(image, subject.landmarks_px)
-
-    def text_model(self) -> TextEmotionModel:
-        """The sentence model, loaded on first use (only free-text prompts need it), once whichever thread asks."""
-        with self._text_model_lock:
-            if self._text_model is None:
-                start = time.perf_counter()
-                self._text_model = TextEmotionModel()
-                self.load_seconds["text_model"] = time.perf_counter() - start
-            return self._text_model
-
-    @property
-    def text_model_loaded(self) -> bool:
-        return self._text_model is not None
-
-    def text_model_status(self) -> str:
-        """What to report about the sentence model: whether it is loaded, or when it will be."""
-        return "loaded" if self.text_model_loaded else TEXT_MODEL_NOT_LOADED
-
-
-def _load_optional(name: str, load: Callable[[], object], loaded: dict, unavailable: dict[str, str],
-                   seconds: dict[str, float], required: bool) -> None:
-    """Load one optional engine into loaded[name]; its error is raised when required, else kept in unavailable."""
-    start = time.perf_counter()
-    try:
-        loaded[name] = load()
-        del unavailable[name]
-    except PromptFaceError as error:
-        if required:
-            raise
-        unavailable[name] = str(error)
-    seconds[f"{name}_model"] = time.perf_counter() - start
-
-
 @dataclass
 class GeneratedExpression:
     data: ExpressionData
     diagnostics: dict[str, np.ndarray]
 
 
-def check_prompts(prompts: list[str]) -> None:
-    """Every prompt must parse before any work starts."""
-    if not prompts:
-        raise PromptFaceError("no prompts given; add at least one expression such as 'happy'")
-    if len(prompts) > MAX_PROMPTS:
-        raise PromptFaceError(f"{len(prompts)} prompts in one run; the limit is {MAX_PROMPTS}, split the list")
-    for prompt in prompts:
-        parse_prompt(prompt)
+@dataclass(frozen=True)
+class EditedExpression:
+    """Step 5's result for one prompt: what was asked, the edited photo, and the seconds spent so far."""
+    name: str
+    request: EditRequest
+    edit: EditedPhoto
+    timings: dict[str, float]
 
 
 class JobCancelled(PromptFaceError):
@@ -210,18 +87,44 @@ class CalibratedSubject:
     as_photographed: GeneratedExpression | None = None  # the photo's own expression, when it was removed
 
 
-def _calibrated_expressions(calibrated: CalibratedSubject) -> list[GeneratedExpression]:
-    """What calibration adds to every set, before the prompts: the neutral, then the photo as taken."""
-    return [calibrated.neutral, *([calibrated.as_photographed] if calibrated.as_photographed else [])]
+def check_inputs(prompts: list[str], options: PipelineOptions, engines: Engines | None = None,
+                 out_dir: str | Path | None = None, overwrite: bool = False) -> None:
+    """Everything a run needs, checked before any work: the engines' names (and, given the engines, that those are
+    loaded), every prompt, the destination. A command calls it before loading the engines too, to fail fast."""
+    check_engines(options.editor, options.reconstructor)
+    if engines is not None:
+        engines.editor_for(options.editor)
+        engines.reconstructor_for(options.reconstructor)
+    if not prompts:
+        raise PromptFaceError("no prompts given; add at least one expression such as 'happy'")
+    if len(prompts) > MAX_PROMPTS:
+        raise PromptFaceError(f"{len(prompts)} prompts in one run; the limit is {MAX_PROMPTS}, split the list")
+    for prompt in prompts:
+        parse_prompt(prompt)
+    if out_dir is not None and Path(out_dir).exists() and not overwrite:
+        raise PromptFaceError(f"'{out_dir}' already exists; choose another --out or pass --overwrite")
+
+
+def generate(photo_bytes: bytes, photo_name: str, prompts: list[str], out_dir: str | Path, engines: Engines,
+             options: PipelineOptions = PipelineOptions(), progress: Progress | None = None,
+             overwrite: bool = False) -> Path:
+    """Run the whole pipeline for one photo and write the expression set to out_dir (atomically)."""
+    check_inputs(prompts, options, engines, out_dir, overwrite)
+    (progress or _silent)(0.0, "calibrating the neutral photo")
+    calibrated = calibrate_subject(photo_bytes, photo_name, engines, options)
+    return _write_expression_set(calibrated, prompts, Path(out_dir), engines, options, progress or _silent,
+                                 overwrite)
 
 
 def calibrate_subject(photo_bytes: bytes, photo_name: str, engines: Engines,
                       options: PipelineOptions = PipelineOptions()) -> CalibratedSubject:
-    """Decode the photo, find the face, build the base mesh, texture and action-unit fields."""
+    """Steps 1–4: the subject, its base and its neutral (and the photo as taken), once per photo."""
     start = time.perf_counter()
+    # 1. and 3. Find and crop the face, read the photo's own expression and neutralise it.
     photo = decode_photo(photo_bytes, source=photo_name)
     subject = calibrate(photo, photo_name, photo_bytes, engines.finder, engines.detector, options.crop_size,
                         neutralise=options.neutralise)
+    # 2. The reconstructor's base: mesh, UV layout and texture every expression shares.
     base = engines.reconstructor_for(options.reconstructor).calibrate(subject)
     seconds = time.perf_counter() - start
     # Identity is measured against the person as photographed, not against the neutralised crop.
@@ -230,37 +133,12 @@ def calibrate_subject(photo_bytes: bytes, photo_name: str, engines: Engines,
         subject.notes.append("the identity model found no face in the photo's crop; identity cosine not measured")
     neutral = _neutral_expression(subject, base, engines, neutral_embedding, options)
     neutral.data.timings["calibration"] = round(seconds, 4)
+    # 4. What later prompts reuse.
     calibrated = CalibratedSubject(subject=subject, base=base, neutral_embedding=neutral_embedding,
                                    neutral=neutral, calibration_seconds=seconds)
     if subject.neutralised:
         calibrated.as_photographed = _as_photographed(calibrated, engines, options)
     return calibrated
-
-
-def _as_photographed(calibrated: CalibratedSubject, engines: Engines, options: PipelineOptions) -> GeneratedExpression:
-    """The photo as taken, as an expression on top of the neutralised face (its landmarks are known exactly)."""
-    subject = calibrated.subject
-    units = subject.photo_expression.action_units
-    intent = ExpressionIntent(prompt=None, action_units=dict(units), emotions=None)
-    edit = EditedPhoto(image=subject.photo_crop, landmarks_px=subject.photo_landmarks_px,
-                       full_prompt=f"the photo as taken; its own expression read as {action_unit_text(units)}")
-    return _expression(calibrated, AS_PHOTOGRAPHED_NAME, EditRequest("as photographed", intent), edit, {}, engines,
-                       options)
-
-
-def generate(photo_bytes: bytes, photo_name: str, prompts: list[str], out_dir: str | Path, engines: Engines,
-             options: PipelineOptions = PipelineOptions(), progress: Progress | None = None,
-             overwrite: bool = False) -> Path:
-    """Run the whole pipeline for one photo and write the expression set to out_dir (atomically)."""
-    check_engines(options.editor, options.reconstructor)
-    engines.editor_for(options.editor)
-    engines.reconstructor_for(options.reconstructor)
-    check_prompts(prompts)
-    _check_destination(Path(out_dir), overwrite)
-    report = progress or (lambda fraction, message: None)
-    report(0.0, "calibrating the neutral photo")
-    calibrated = calibrate_subject(photo_bytes, photo_name, engines, options)
-    return generate_expressions(calibrated, prompts, out_dir, engines, options, progress, overwrite)
 
 
 def generate_expressions(calibrated: CalibratedSubject, prompts: list[str], out_dir: str | Path, engines: Engines,
@@ -277,40 +155,44 @@ def generate_expressions(calibrated: CalibratedSubject, prompts: list[str], out_
     on_expression(result, index, total) sees each expression as soon as it is in partial_dir (the live loop);
     should_cancel() is asked between expressions and stops the run with JobCancelled.
     """
-    report = progress or (lambda fraction, message: None)
-    # 1. Check everything before any work.
-    check_engines(options.editor, options.reconstructor)
-    check_prompts(prompts)
-    out_dir = Path(out_dir)
-    _check_destination(out_dir, overwrite)
-    steps = len(prompts) + 1
+    check_inputs(prompts, options, engines, out_dir, overwrite)
+    return _write_expression_set(calibrated, prompts, Path(out_dir), engines, options, progress or _silent,
+                                 overwrite, on_expression, should_cancel, partial_dir)
+
+
+def _write_expression_set(calibrated: CalibratedSubject, prompts: list[str], out_dir: Path, engines: Engines,
+                          options: PipelineOptions, report: Progress, overwrite: bool,
+                          on_expression: Callable[[GeneratedExpression, int, int], None] | None = None,
+                          should_cancel: Callable[[], bool] | None = None,
+                          partial_dir: str | Path | None = None) -> Path:
+    """Steps 5–9 for every prompt (inputs checked), the set growing by one expression at a time."""
     if any(parse_prompt(prompt).kind == "free_text" for prompt in prompts):
         report(0.0, "loading the text model for free-text prompts")
         engines.text_model()
     editor = engines.editor_for(options.editor)
-    # 2. The neutral comes from calibration; the set starts with it.
+    # The set starts with what calibration made: the neutral, and the photo as taken.
     builder = ExpressionSetBuilder(out_dir, **set_header(calibrated, options, engines), overwrite=overwrite,
                                    staging_dir=partial_dir)
-    results = _calibrated_expressions(calibrated)
+    results = [calibrated.neutral, *([calibrated.as_photographed] if calibrated.as_photographed else [])]
     work = list(zip(prompt_expression_names(prompts), prompts))
-    edited: dict[int, tuple] = {}
+    steps, done = len(prompts) + 1, 0
     try:
-        builder.begin(*[result.data for result in results])  # the neutral and the photo as taken, together
-        # 3. One expression per prompt; the editor edits editor.batch_size prompts at a time.
-        for index, (name, prompt) in enumerate(work, start=1):
-            if should_cancel and should_cancel():
-                raise JobCancelled(f"cancelled before all expressions were done; {out_dir} was not written")
-            report((index - 1) / steps, f"[{index}/{len(prompts)}] {name}: {prompt}")
-            if index not in edited:
-                edited.update(_edit_batch(calibrated.subject, work[index - 1:index - 1 + editor.batch_size], index,
-                                          editor, engines))
-            request, edit, timings = edited.pop(index)
-            result = _expression(calibrated, name, request, edit, timings, engines, options)
-            results.append(result)
-            builder.add(result.data)
-            if on_expression:
-                on_expression(result, index, len(prompts))
-        # 4. Diagnostics, then the set moves into place.
+        builder.begin(*[result.data for result in results])
+        for batch in batched(work, editor.batch_size):
+            _stop_if_asked(should_cancel, out_dir)
+            report(done / steps, f"[{done + 1}/{len(prompts)}] {batch[0][0]}: {batch[0][1]}")
+            # 5. Prompts → action units, then the editor edits the batch.
+            edited = edit_photos(calibrated.subject, batch, editor, engines)
+            for position, expression in enumerate(edited):
+                if position:  # between the expressions of a batch too
+                    _stop_if_asked(should_cancel, out_dir)
+                # 6.–9. Skin tone, reconstruction, texture, metrics.
+                result = finish_expression(calibrated, expression, engines, options)
+                results.append(result)
+                builder.add(result.data)
+                done += 1
+                if on_expression:
+                    on_expression(result, done, len(prompts))
         report(len(prompts) / steps, f"writing the expression set to {out_dir}")
         path = builder.finish(_diagnostic_files(results) if options.diagnostics else None)
     except BaseException:
@@ -321,31 +203,15 @@ def generate_expressions(calibrated: CalibratedSubject, prompts: list[str], out_
     return path
 
 
-def _check_destination(out_dir: Path, overwrite: bool) -> None:
-    if out_dir.exists() and not overwrite:
-        raise PromptFaceError(f"'{out_dir}' already exists; choose another --out or pass --overwrite")
+def batched(items: Sequence[Item], size: int) -> Iterator[list[Item]]:
+    """items in consecutive lists of at most size (itertools.batched, which Python 3.11 lacks)."""
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])
 
 
-def _neutral_expression(subject: Subject, base: ReconstructionBase, engines: Engines, neutral_embedding,
-                        options: PipelineOptions) -> GeneratedExpression:
-    texture = enhance_texture(base.texture, base.texture_region) if options.enhance else base.texture
-    metrics = image_metrics(engines.embedder, subject.crop, subject.crop, neutral_embedding)
-    reads_as = engines.read_expression(subject.crop, subject)
-    described = ("the photo with its own expression removed" if subject.neutralised else "the photo, unedited")
-    data = ExpressionData(
-        name=NEUTRAL_NAME, prompt=NEUTRAL_NAME, full_prompt=described,
-        vertices=base.mesh.vertices, texture=texture,
-        mask=np.zeros(texture.shape[:2], np.uint8), edited=subject.crop, action_units={}, weights={},
-        metrics={"identity_cosine": metrics.identity_cosine, "ssim": metrics.ssim, "psnr": metrics.psnr},
-        warnings=_with_self_check(list(subject.notes), NEUTRAL_ASKED, reads_as), reads_as=reads_as)
-    if reads_as is None:  # said once per set, on the neutral
-        data.warnings.append(f"expression self-check off: {engines.unavailable.get('recogniser', 'not loaded')}")
-    return GeneratedExpression(data=data, diagnostics={})
-
-
-def _edit_batch(subject: Subject, work: list[tuple[str, str]], first_index: int, editor,
-                engines: Engines) -> dict[int, tuple]:
-    """Steps 4–5 for a batch of (name, prompt): index → (request, edited photo, timings so far)."""
+def edit_photos(subject: Subject, work: list[tuple[str, str]], editor: Editor,
+                engines: Engines) -> list[EditedExpression]:
+    """Step 5 for a batch of (name, prompt): each prompt resolved to action units, then one edit for the batch."""
     requests, prompt_seconds = [], []
     for _, prompt in work:
         start = time.perf_counter()
@@ -354,15 +220,16 @@ def _edit_batch(subject: Subject, work: list[tuple[str, str]], first_index: int,
     start = time.perf_counter()
     edits = editor.edit_batch(subject, requests)
     edit_seconds = round((time.perf_counter() - start) / len(work), 4)  # the batch's time, shared out
-    return {first_index + offset: (request, edit, {"prompt": seconds, "edit": edit_seconds})
-            for offset, (request, edit, seconds) in enumerate(zip(requests, edits, prompt_seconds))}
+    return [EditedExpression(name, request, edit, {"prompt": seconds, "edit": edit_seconds})
+            for (name, _), request, edit, seconds in zip(work, requests, edits, prompt_seconds)]
 
 
-def _expression(calibrated: CalibratedSubject, name: str, request: EditRequest, edit: EditedPhoto,
-                timings: dict[str, float], engines: Engines, options: PipelineOptions) -> GeneratedExpression:
+def finish_expression(calibrated: CalibratedSubject, edited_expression: EditedExpression, engines: Engines,
+                      options: PipelineOptions) -> GeneratedExpression:
     """Steps 6–9 for one edited photo."""
     subject, base, neutral_embedding = calibrated.subject, calibrated.base, calibrated.neutral_embedding
-    intent, timings = request.intent, dict(timings)
+    name, request, edit = edited_expression.name, edited_expression.request, edited_expression.edit
+    intent, timings = request.intent, dict(edited_expression.timings)
 
     def timed(stage, function, *args, **kwargs):
         start = time.perf_counter()
@@ -379,7 +246,7 @@ def _expression(calibrated: CalibratedSubject, name: str, request: EditRequest, 
     reconstructor = engines.reconstructor_for(options.reconstructor)
     reconstruction = timed("reconstruct", reconstructor.reconstruct, subject, base, edited, source=f"'{name}'",
                            known_landmarks=edit.landmarks_px)
-    # 8. Enhance, change mask.
+    # 8. The texture: enhanced, and where it changed.
     start = time.perf_counter()
     mask = change_mask(reconstruction.texture, base.texture, base.texture_region)
     texture = (enhance_texture(reconstruction.texture, base.texture_region) if options.enhance
@@ -408,6 +275,43 @@ def _expression(calibrated: CalibratedSubject, name: str, request: EditRequest, 
                    "skin_difference": difference_heat_map(skin.difference),
                    "edited_before_skin_tone": edited_raw, **edit.diagnostics} if options.diagnostics else {}
     return GeneratedExpression(data=data, diagnostics=diagnostics)
+
+
+def _as_photographed(calibrated: CalibratedSubject, engines: Engines, options: PipelineOptions) -> GeneratedExpression:
+    """The photo as taken, as an expression on top of the neutralised face (its landmarks are known exactly)."""
+    subject = calibrated.subject
+    units = subject.photo_expression.action_units
+    intent = ExpressionIntent(prompt=None, action_units=dict(units), emotions=None)
+    edit = EditedPhoto(image=subject.photo_crop, landmarks_px=subject.photo_landmarks_px,
+                       full_prompt=f"the photo as taken; its own expression read as {action_unit_text(units)}")
+    edited = EditedExpression(AS_PHOTOGRAPHED_NAME, EditRequest("as photographed", intent), edit, {})
+    return finish_expression(calibrated, edited, engines, options)
+
+
+def _stop_if_asked(should_cancel: Callable[[], bool] | None, out_dir: Path) -> None:
+    if should_cancel and should_cancel():
+        raise JobCancelled(f"cancelled before all expressions were done; {out_dir} was not written")
+
+
+def _silent(fraction: float, message: str) -> None:
+    """The progress report of a caller that wants none."""
+
+
+def _neutral_expression(subject: Subject, base: ReconstructionBase, engines: Engines, neutral_embedding,
+                        options: PipelineOptions) -> GeneratedExpression:
+    texture = enhance_texture(base.texture, base.texture_region) if options.enhance else base.texture
+    metrics = image_metrics(engines.embedder, subject.crop, subject.crop, neutral_embedding)
+    reads_as = engines.read_expression(subject.crop, subject)
+    described = ("the photo with its own expression removed" if subject.neutralised else "the photo, unedited")
+    data = ExpressionData(
+        name=NEUTRAL_NAME, prompt=NEUTRAL_NAME, full_prompt=described,
+        vertices=base.mesh.vertices, texture=texture,
+        mask=np.zeros(texture.shape[:2], np.uint8), edited=subject.crop, action_units={}, weights={},
+        metrics={"identity_cosine": metrics.identity_cosine, "ssim": metrics.ssim, "psnr": metrics.psnr},
+        warnings=_with_self_check(list(subject.notes), NEUTRAL_ASKED, reads_as), reads_as=reads_as)
+    if reads_as is None:  # said once per set, on the neutral
+        data.warnings.append(f"expression self-check off: {engines.unavailable.get('recogniser', 'not loaded')}")
+    return GeneratedExpression(data=data, diagnostics={})
 
 
 def _with_self_check(warnings: list[str], asked: dict | None, reads_as: dict | None) -> list[str]:

@@ -19,7 +19,8 @@ import numpy as np
 
 from backend.subject.calibration import calibrate
 from backend.subject.photo_io import decode_photo
-from backend.pipeline import (Engines, PipelineOptions, _edit_batch, _expression, calibrate_subject, check_prompts,
+from backend.engines import Engines
+from backend.pipeline import (PipelineOptions, calibrate_subject, check_inputs, edit_photos, finish_expression,
                               generate_expressions)
 from backend.geometry.piecewise_warp import border_anchors, warp_piecewise_affine
 
@@ -53,9 +54,8 @@ def bench_cpu(photo_bytes: bytes, photo_name: str, runs: int = 5) -> None:
     for prompt in BENCH_PROMPTS:
         stage_times: dict[str, list[float]] = {}
         for _ in range(runs):
-            request, edit, timings = _edit_batch(calibrated.subject, [("bench", prompt)], 1,
-                                                 engines.editor_for("warp"), engines)[1]
-            result = _expression(calibrated, "bench", request, edit, timings, engines, PipelineOptions())
+            edited = edit_photos(calibrated.subject, [("bench", prompt)], engines.editor_for("warp"), engines)[0]
+            result = finish_expression(calibrated, edited, engines, PipelineOptions())
             for stage, seconds in result.data.timings.items():
                 stage_times.setdefault(stage, []).append(seconds)
         medians = {stage: statistics.median(times) for stage, times in stage_times.items()}
@@ -163,7 +163,7 @@ class JobBenchmark:
 
 def bench_job(photo_bytes: bytes, photo_name: str, prompts=JOB_PROMPTS, runs: int = 3) -> JobBenchmark:
     prompts = list(prompts)
-    check_prompts(prompts)
+    check_inputs(prompts, PipelineOptions())
     if runs < 1:
         raise ValueError(f"runs must be at least 1, not {runs}")
     engines = Engines.load()

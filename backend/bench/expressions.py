@@ -24,7 +24,8 @@ from addon.core.vocabulary import EMOTIONS
 from addon.core.expression_set import read_expression_set
 from backend.subject.calibration import Subject, calibrate
 from backend.subject.photo_io import decode_photo
-from backend.pipeline import Engines, PipelineOptions, calibrate_subject, generate_expressions
+from backend.engines import Engines
+from backend.pipeline import PipelineOptions, calibrate_subject, generate_expressions
 from backend.geometry.rigid_alignment import fit_similarity
 
 BASIC_PROMPTS = ("happy", "sad", "angry", "surprised", "afraid", "disgusted")

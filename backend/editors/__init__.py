@@ -1,1 +1,1 @@
-"""Editors turn the neutral face crop into an expression photo (pipeline step 4)."""
+"""Editors turn the neutral face crop into an expression photo (pipeline step 5)."""

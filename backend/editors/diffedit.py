@@ -19,7 +19,7 @@ import torch
 from addon.core.errors import PromptFaceError
 from backend.subject.calibration import Subject
 from backend.editors.diffusion_prompt import diffusion_text
-from backend.editors.editing import EditedPhoto, EditRequest
+from backend.editors.editing import EditedPhoto, Editor, EditRequest
 
 NAME = "diffedit"
 VERSION = "1"
@@ -216,7 +216,7 @@ def load_lora(unet, path: str | Path, weight: float) -> None:
     unet.set_adapters([LORA_ADAPTER_NAME], weights=[weight])
 
 
-class DiffEditEditor:
+class DiffEditEditor(Editor):
     """DiffEdit over a UNet, VAE, CLIP text encoder and tokenizer, and a DDIM scheduler config."""
     name = NAME
     version = VERSION

@@ -1,13 +1,13 @@
-"""What every editor gives the pipeline: one request per prompt in, one edited crop per request out.
-
-An editor has `name`, `version`, `settings() -> dict`, `batch_size` (how many requests it edits at once: the
-pipeline hands it that many) and `edit_batch(subject, requests) -> list[EditedPhoto]`.
-"""
+"""What every editor gives the pipeline (step 5): one request per prompt in, one edited crop per request out."""
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from backend.prompts.text_to_action_units import ExpressionIntent
+
+if TYPE_CHECKING:
+    from backend.subject.calibration import Subject
 
 
 @dataclass(frozen=True)
@@ -22,3 +22,16 @@ class EditedPhoto:
     full_prompt: str                    # what the editor was actually asked for (action units, or the model's text)
     landmarks_px: np.ndarray | None     # (468,3) crop pixels when the editor knows where the landmarks went
     diagnostics: dict[str, np.ndarray] = field(default_factory=dict)  # images worth saving with --diagnostics
+
+
+class Editor(Protocol):
+    """The editor contract (implemented by WarpEditor and DiffEditEditor)."""
+    name: str
+    version: str
+    batch_size: int   # how many requests it edits at once: the pipeline hands it that many
+
+    def settings(self) -> dict:
+        """What the manifest records of how it edits."""
+
+    def edit_batch(self, subject: "Subject", requests: list[EditRequest]) -> list[EditedPhoto]:
+        """One edited crop of the subject's (neutralised) crop per request, in order."""

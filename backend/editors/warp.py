@@ -1,6 +1,6 @@
 """The `warp` editor (CPU): action units → landmark displacement → piecewise-affine warp of the face crop."""
 from backend.subject.calibration import Subject, warp_crop
-from backend.editors.editing import EditedPhoto, EditRequest
+from backend.editors.editing import EditedPhoto, Editor, EditRequest
 from backend.editors.mouth_drawing import cut_photo_teeth, draw_mouth_interior
 from backend.editors.wrinkles import shade_wrinkles
 
@@ -8,7 +8,7 @@ NAME = "warp"
 VERSION = "1"
 
 
-class WarpEditor:
+class WarpEditor(Editor):
     name = NAME
     version = VERSION
     batch_size = 1  # one prompt at a time: each expression reaches the caller as soon as it is done

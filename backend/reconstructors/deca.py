@@ -10,10 +10,10 @@ import numpy as np
 
 from backend.subject.calibration import Subject
 from backend.deca.reconstructor import DecaIdentity, DecaReconstructor
-from backend.reconstructors.reconstruction import Reconstruction, ReconstructionBase
+from backend.reconstructors.reconstruction import Reconstruction, ReconstructionBase, Reconstructor
 
 
-class DecaPipelineReconstructor:
+class DecaPipelineReconstructor(Reconstructor):
     """DecaReconstructor behind the pipeline's reconstructor interface."""
 
     def __init__(self, deca: DecaReconstructor):

@@ -7,14 +7,14 @@ from backend.subject.calibration import Subject
 from backend.subject.mouth_interior import fill_mouth_opening, paint_mouth_patch
 from backend.subject.face_detection import LandmarkDetector
 from backend.geometry.piecewise_warp import border_anchors, warp_piecewise_affine
-from backend.reconstructors.reconstruction import Reconstruction, ReconstructionBase
+from backend.reconstructors.reconstruction import Reconstruction, ReconstructionBase, Reconstructor
 from backend.geometry.rigid_alignment import fit_similarity
 
 NAME = "landmarks"
 VERSION = "1"
 
 
-class LandmarkReconstructor:
+class LandmarkReconstructor(Reconstructor):
     name = NAME
     version = VERSION
 

@@ -1,14 +1,14 @@
-"""What every reconstructor gives the pipeline.
-
-A reconstructor has `name`, `version`, `settings() -> dict`,
-`calibrate(subject) -> ReconstructionBase` (once per subject: the topology and base texture every expression shares,
-identity locked here) and `reconstruct(subject, base, edited, source, known_landmarks) -> Reconstruction`.
-"""
+"""What every reconstructor gives the pipeline: the base once per subject (step 2), then each edited photo in the
+base topology (step 7)."""
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from addon.core.obj_mesh import Mesh
+
+if TYPE_CHECKING:
+    from backend.subject.calibration import Subject
 
 
 @dataclass(frozen=True)
@@ -25,3 +25,20 @@ class Reconstruction:
     texture: np.ndarray             # (T,T,3) uint8 in the base UV layout
     alignment_error: float | None   # how well the edited face sat on the neutral, in face widths (None: not measured)
     landmarks_source: str           # where the edited photo's landmarks came from ("detected", "editor", …)
+
+
+class Reconstructor(Protocol):
+    """The reconstructor contract (implemented by LandmarkReconstructor and DecaPipelineReconstructor)."""
+    name: str
+    version: str
+
+    def settings(self) -> dict:
+        """What the manifest records of how it reconstructs."""
+
+    def calibrate(self, subject: "Subject") -> ReconstructionBase:
+        """Once per subject: the topology and base texture every expression shares (identity locked here)."""
+
+    def reconstruct(self, subject: "Subject", base: ReconstructionBase, edited: np.ndarray, source: str,
+                    known_landmarks: np.ndarray | None = None) -> Reconstruction:
+        """The (S,S,3) edited crop as vertex positions in the base's order and a texture in its UV layout; source
+        names the expression in messages; known_landmarks (468,3) are where the editor put them, when it knows."""

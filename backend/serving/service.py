@@ -44,8 +44,9 @@ from addon.core.protocol import (API_VERSION, ERROR_STATUS, FINISHED_STATUSES, D
                                  EngineList, ExpressionProgress, Health, JobInfo, JobRequest, SubjectInfo)
 from backend.errors import InputImageError, public_message
 from backend.serving.job_store import JobRow, JobStore, SubjectRow, now
-from backend.pipeline import (EDITORS, RECONSTRUCTORS, CalibratedSubject, Engines, JobCancelled,
-                              PipelineOptions, calibrate_subject, check_engines, check_prompts, generate_expressions)
+from backend.engines import EDITORS, RECONSTRUCTORS, Engines
+from backend.pipeline import (CalibratedSubject, JobCancelled, PipelineOptions, calibrate_subject, check_inputs,
+                              generate_expressions)
 
 log = logging.getLogger(__name__)
 
@@ -397,15 +398,12 @@ class Service:
                 raise ServiceError("invalid", f"unknown option '{key}'; the options are: {', '.join(JOB_OPTIONS)}")
             if not check(value):
                 raise ServiceError("invalid", f"option '{key}' is {value!r}; it must be {wanted}")
+        options = PipelineOptions(editor=request.editor, reconstructor=request.reconstructor, **request.options)
         try:
-            check_engines(request.editor, request.reconstructor)
-            if self._engines is not None:
-                self._engines.editor_for(request.editor)
-                self._engines.reconstructor_for(request.reconstructor)
-            check_prompts(prompts)
+            check_inputs(prompts, options, self._engines)
         except PromptFaceError as error:
             raise ServiceError("invalid", str(error)) from None
-        return PipelineOptions(editor=request.editor, reconstructor=request.reconstructor, **request.options)
+        return options
 
     def _job_dir(self, job_id: str) -> Path:
         return self.settings.data_dir / "jobs" / job_id

@@ -1,5 +1,5 @@
-"""Subject calibration: one photo → face crop, its own expression read and removed, base mesh with UVs, base
-texture, AU basis.
+"""Pipeline steps 1 and 3, subject calibration: one photo → face crop, its own expression read and removed, base mesh
+with UVs, base texture, AU basis.
 
 Done once per subject; every expression reuses it (the identity is locked here). The set's neutral is the photo
 with its own expression taken out (geometry, and the crop warped with it); the photo as taken is kept beside it.

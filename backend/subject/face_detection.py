@@ -1,4 +1,4 @@
-"""Find the face in a photo (OpenCV YuNet) and its 468 landmarks (MediaPipe FaceMesh)."""
+"""Pipeline step 1: find the face in a photo (OpenCV YuNet) and its 468 landmarks (MediaPipe FaceMesh)."""
 import threading
 from dataclasses import dataclass
 

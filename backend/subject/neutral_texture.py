@@ -1,4 +1,4 @@
-"""Calibration step 3, the texture half: the photo's crop, already warped onto the neutral landmarks, made to look
+"""Pipeline step 3, the texture half: the photo's crop, already warped onto the neutral landmarks, made to look
 neutral where a warp cannot — what showed between parted lips, and the folds a smile pressed into the cheeks.
 
 A warp moves pixels; it cannot take away teeth that the closing lips squeezed together, nor the nasolabial folds

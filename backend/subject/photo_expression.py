@@ -1,4 +1,4 @@
-"""Step 3 of calibration: read the photo's own expression from its landmarks, and remove it.
+"""Pipeline step 3: read the photo's own expression from its landmarks, and remove it.
 
 A photo is one face at one moment: its landmarks mix who the person is (identity) with what they do (expression).
 Identity is told apart from expression by measures that a neutral face keeps within a narrow band whoever it

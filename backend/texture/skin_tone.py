@@ -1,4 +1,4 @@
-"""Pipeline step 5: match the edited photo's skin tone back to the neutral photo's (thesis §3.3).
+"""Pipeline step 6: match the edited photo's skin tone back to the neutral photo's (thesis §3.3).
 
 An editor that changes the expression also lets the skin colour drift. We find the skin in both photos, map the edited
 skin's Lab distribution onto the neutral's (per channel, by quantiles), treat lightness gently because shading is part

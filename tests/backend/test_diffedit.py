@@ -193,7 +193,8 @@ def test_the_pipeline_runs_end_to_end_with_the_diffedit_editor(model_folder, ast
     At 128 px the random mask covers about 30 % of the face and FaceMesh still finds it.
     """
     from addon.core.expression_set import read_expression_set
-    from backend.pipeline import Engines, PipelineOptions, generate
+    from backend.engines import Engines
+    from backend.pipeline import PipelineOptions, generate
 
     settings = tiny_settings(model_folder, resolution=128)
     engines = Engines.load("diffedit", diffedit=settings)
@@ -233,7 +234,7 @@ def test_a_server_configured_with_diffedit_lists_it_and_runs_its_jobs(model_fold
 
     from addon.core.expression_set import read_expression_set
     from addon.core.protocol import JobRequest
-    from backend.pipeline import Engines
+    from backend.engines import Engines
     from backend.serving.service import Service, ServiceSettings
 
     settings = tiny_settings(model_folder, resolution=128)

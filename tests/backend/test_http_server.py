@@ -26,7 +26,7 @@ from skimage import data
 
 from addon.core.expression_set import manifest_file_names, read_expression_set
 from backend.serving.http_api import create_app
-from backend.pipeline import Engines
+from backend.engines import Engines
 from backend.subject.photo_io import encode_png_bytes
 from backend.serving.service import Service, ServiceSettings
 

@@ -10,7 +10,8 @@ from addon.core.errors import PromptError, PromptFaceError
 from addon.core.expression_set import read_expression_set
 from backend.errors import FaceDetectionError
 from backend.subject.photo_io import encode_png_bytes
-from backend.pipeline import Engines, PipelineOptions, generate
+from backend.engines import Engines
+from backend.pipeline import PipelineOptions, generate
 
 PROMPTS = ["happy", "surprised", "angry", "sad", "70% happy + 30% surprised", "a delighted surprise", "a bicycle"]
 FACE_WIDTH_M = 0.14
@@ -250,7 +251,8 @@ def test_a_greyscale_photo_stays_grey_through_every_step(engines, astronaut, tmp
 
 
 def test_grammar_prompts_never_load_the_sentence_model_and_free_text_loads_it_once(astronaut_png, tmp_path):
-    from backend.pipeline import TEXT_MODEL_NOT_LOADED, calibrate_subject, generate_expressions
+    from backend.engines import TEXT_MODEL_NOT_LOADED
+    from backend.pipeline import calibrate_subject, generate_expressions
     engines = Engines.load()  # its own: the module's engines may have loaded the model already
     assert not engines.text_model_loaded and engines.text_model_status() == TEXT_MODEL_NOT_LOADED
     calibrated = calibrate_subject(astronaut_png, "astronaut.png", engines)

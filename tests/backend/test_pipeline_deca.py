@@ -9,7 +9,8 @@ import pytest
 from addon.core.errors import PromptFaceError
 from addon.core.expression_set import read_expression_set
 from addon.core.png import read_png
-from backend.pipeline import Engines, PipelineOptions, calibrate_subject, generate_expressions
+from backend.engines import Engines
+from backend.pipeline import PipelineOptions, calibrate_subject, generate_expressions
 
 
 @pytest.fixture(scope="module")

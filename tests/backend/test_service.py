@@ -18,7 +18,7 @@ from addon.core.expression_set import read_expression_set
 from addon.core.protocol import FINISHED_STATUSES, JobRequest
 from backend.serving.job_store import JobStore
 from backend.subject.photo_io import encode_png_bytes
-from backend.pipeline import Engines
+from backend.engines import Engines
 from backend.serving.service import Service, ServiceError, ServiceSettings
 
 
