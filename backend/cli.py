@@ -53,28 +53,35 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the backend: the HTTP API, or with --stdio JSON lines on "
                                               "stdin/stdout (for SSH)")
-    serve.add_argument("--host", default="127.0.0.1",
-                       help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the "
-                            "network, token required)")
-    serve.add_argument("--port", type=int, default=8765, help="TCP port (default 8765)")
-    serve.add_argument("--data-dir", type=Path, default=None,
-                       help="jobs, subjects, results and the token (default: $PROMPTFACE_DATA or "
+    # Defaults live in backend/settings.py (PROMPTFACE_* variables over them); a flag given wins over both.
+    serve.add_argument("--host", help=f"address to listen on (default {_default('host')}: this machine only; "
+                                      "0.0.0.0 opens it to the network, token required)")
+    serve.add_argument("--port", type=int, help=f"TCP port (default {_default('port')})")
+    serve.add_argument("--data-dir", type=Path,
+                       help="jobs, subjects, results and the token (default: $PROMPTFACE_DATA_DIR or "
                             "~/.local/share/promptface)")
     serve.add_argument("--stdio", action="store_true",
                        help="serve one client with JSON lines on stdin/stdout instead of HTTP (run over SSH)")
-    serve.add_argument("--queue-depth", type=int, default=8, help="jobs that may wait (default 8; 429 beyond)")
-    serve.add_argument("--max-upload-mb", type=float, default=20.0, help="largest photo upload (default 20 MB)")
-    serve.add_argument("--max-megapixels", type=float, default=40.0, help="largest photo (default 40 MP)")
-    serve.add_argument("--max-prompts", type=int, default=16, help="prompts per job (default 16)")
-    serve.add_argument("--max-prompt-chars", type=int, default=200, help="characters per prompt (default 200)")
-    serve.add_argument("--keep-days", type=float, default=7.0,
-                       help="remove finished jobs and unused photos older than this (default 7; 0 keeps them)")
-    serve.add_argument("--max-disk-gb", type=float, default=20.0,
-                       help="past this the oldest finished jobs and unused photos go first (default 20; 0: no limit)")
-    serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+    serve.add_argument("--queue-depth", type=int,
+                       help=f"jobs that may wait (default {_default('queue_depth')}; 429 beyond)")
+    serve.add_argument("--max-upload-mb", type=float,
+                       help=f"largest photo upload (default {_default('max_upload_bytes') / 1e6:g} MB)")
+    serve.add_argument("--max-megapixels", type=float,
+                       help=f"largest photo (default {_default('max_pixels') / 1e6:g} MP)")
+    serve.add_argument("--max-prompts", type=int, help=f"prompts per job (default {_default('max_prompts')})")
+    serve.add_argument("--max-prompt-chars", type=int,
+                       help=f"characters per prompt (default {_default('max_prompt_chars')})")
+    serve.add_argument("--keep-days", type=float,
+                       help=f"remove finished jobs and unused photos older than this (default "
+                            f"{_default('keep_days'):g}; 0 keeps them)")
+    serve.add_argument("--max-disk-gb", type=float,
+                       help=f"past this the oldest finished jobs and unused photos go first (default "
+                            f"{_default('max_disk_bytes') / 1e9:g}; 0: no limit)")
+    serve.add_argument("--allowed-host", action="append", dest="allowed_hosts", metavar="NAME",
                        help="a host name clients may address besides localhost (repeatable); on a non-loopback "
                             "--host, giving any limits the server to the names given")
-    serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                       help=f"default {_default('log_level')}")
     _add_diffedit_arguments(serve)
     _add_deca_argument(serve, for_serve=True)
     serve.set_defaults(run=_serve)
@@ -163,27 +170,51 @@ def _add_diffedit_arguments(parser: argparse.ArgumentParser) -> None:
                             "vae_tiling=true, paste_back=true, source_prompt=..., prompt_template=... (repeatable)")
 
 
-# Where a machine keeps its weights, for commands that other tools start (animate, the Blender panel's local and SSH
-# backends): the flags win over these.
-DIFFEDIT_MODEL_ENV, LORA_ENV, DECA_FOLDER_ENV = "PROMPTFACE_DIFFEDIT_MODEL", "PROMPTFACE_LORA", "PROMPTFACE_DECA_FOLDER"
+# Flags that set the Settings field of their name, and those given in larger units; a flag not given leaves the
+# environment's or the default value.
+SETTING_FLAGS = ("data_dir", "diffedit_model", "lora", "deca_folder", "host", "port", "allowed_hosts", "log_level",
+                 "queue_depth", "max_prompts", "max_prompt_chars", "keep_days")
+SCALED_SETTING_FLAGS = {"max_upload_mb": ("max_upload_bytes", 1e6), "max_megapixels": ("max_pixels", 1e6),
+                        "max_disk_gb": ("max_disk_bytes", 1e9)}
 
 
-def _diffedit_settings(args, wanted: bool):
-    """DiffEditSettings from the command line and environment, or None when the diffedit editor is not wanted."""
+def _default(name: str):
+    from backend.settings import Settings
+    return Settings.model_fields[name].get_default(call_default_factory=True)
+
+
+def settings_from(args):
+    """The Settings of this run: defaults, then PROMPTFACE_* variables, then the flags given."""
+    from pydantic import ValidationError
+
+    from backend.settings import Settings
+    given = {flag: getattr(args, flag) for flag in SETTING_FLAGS if getattr(args, flag, None) is not None}
+    given |= {name: round(getattr(args, flag) * unit) for flag, (name, unit) in SCALED_SETTING_FLAGS.items()
+              if getattr(args, flag, None) is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as error:
+        problems = "; ".join(f"{_flag_of(str(item['loc'][0]))}: {item['msg'].lower()}" for item in error.errors())
+        raise PromptFaceError(f"{problems} (see --help)") from None
+
+
+def _flag_of(field: str) -> str:
+    """How a Settings field is given: its flag (if it has one) or its environment variable."""
+    flags = {name: flag for flag, (name, _) in SCALED_SETTING_FLAGS.items()}
+    flags |= {name: name for name in SETTING_FLAGS} | {"allowed_hosts": "allowed_host"}
+    variable = f"PROMPTFACE_{field.upper()}"
+    return f"--{flags[field].replace('_', '-')} (or {variable})" if field in flags else variable
+
+
+def _diffedit_settings(args, settings, wanted: bool):
+    """DiffEditSettings from the command line and Settings, or None when the diffedit editor is not wanted."""
     if not wanted:
         if args.diffedit_model or args.lora or args.diffedit_option:
             raise PromptFaceError("--diffedit-model, --lora and --diffedit-option need --editor diffedit")
         return None
     from backend.editors.diffedit import DEFAULT_MODEL, settings_from_options
-    model = args.diffedit_model or os.environ.get(DIFFEDIT_MODEL_ENV) or DEFAULT_MODEL
-    return settings_from_options(args.diffedit_option, model=model, lora=args.lora or os.environ.get(LORA_ENV),
-                                 lora_weight=args.lora_weight)
-
-
-def _deca_folder(args) -> Path | None:
-    """--deca-folder, else $PROMPTFACE_DECA_FOLDER, else None."""
-    configured = args.deca_folder or os.environ.get(DECA_FOLDER_ENV)
-    return Path(configured).expanduser() if configured else None
+    return settings_from_options(args.diffedit_option, model=settings.diffedit_model or DEFAULT_MODEL,
+                                 lora=settings.lora, lora_weight=args.lora_weight)
 
 
 def sample_photo(name: str) -> tuple[bytes, str]:
@@ -218,13 +249,15 @@ def _generate(args) -> int:
                               skin_tone_strength=args.skin_tone_strength, enhance=not args.no_enhance,
                               diagnostics=args.diagnostics, write_expression_objs=args.objs,
                               neutralise=not args.keep_photo_expression)
-    check_inputs(prompts, options, out_dir=args.out, overwrite=args.overwrite)  # before the engines load: fail fast
+    settings = settings_from(args)
+    # Before the engines load: fail fast.
+    check_inputs(prompts, options, out_dir=args.out, overwrite=args.overwrite, max_prompts=settings.max_prompts)
     progress = None if args.quiet or args.json else _print_progress
     if args.deca_folder is not None and args.reconstructor != "deca":
         raise PromptFaceError("--deca-folder needs --reconstructor deca")
     engines = Engines.load(args.editor, args.reconstructor,
-                           diffedit=_diffedit_settings(args, wanted=args.editor == "diffedit"),
-                           deca_folder=_deca_folder(args) if args.reconstructor == "deca" else None)
+                           diffedit=_diffedit_settings(args, settings, wanted=args.editor == "diffedit"),
+                           deca_folder=settings.deca_folder if args.reconstructor == "deca" else None)
     path = generate(photo_bytes, photo_name, prompts, args.out, engines, options, progress=progress,
                     overwrite=args.overwrite)
     manifest = json.loads((path / "manifest.json").read_text())
@@ -258,31 +291,19 @@ def _print_summary(path: Path, manifest: dict) -> None:
             print(f"  warning: {warning}")
 
 
-def default_data_dir() -> Path:
-    return Path(os.environ.get("PROMPTFACE_DATA") or Path.home() / ".local" / "share" / "promptface")
-
-
 def _serve(args) -> int:
-    from backend.serving.service import Service, ServiceSettings
+    from backend.serving.service import Service
 
-    for name in ("queue_depth", "max_prompts", "max_prompt_chars", "max_upload_mb", "max_megapixels"):
-        if getattr(args, name) < 1:
-            raise PromptFaceError(f"--{name.replace('_', '-')} must be at least 1")
-    for name in ("keep_days", "max_disk_gb"):
-        if getattr(args, name) < 0:
-            raise PromptFaceError(f"--{name.replace('_', '-')} must be 0 (no limit) or more")
+    settings = settings_from(args)
+    settings.data_dir = data_dir = settings.data_dir.expanduser()
     os.umask(0o077)  # photos and results are this user's only, whatever the shell's umask
-    data_dir = (args.data_dir or default_data_dir()).expanduser()
-    settings = ServiceSettings(data_dir=data_dir, max_upload_bytes=int(args.max_upload_mb * 1e6),
-                               max_pixels=int(args.max_megapixels * 1e6), max_prompts=args.max_prompts,
-                               max_prompt_chars=args.max_prompt_chars, queue_depth=args.queue_depth,
-                               keep_days=args.keep_days, max_disk_bytes=int(args.max_disk_gb * 1e9))
-    logging.getLogger().setLevel(args.log_level.upper())
+    logging.getLogger().setLevel(settings.log_level.upper())
     from backend.engines import Engines
-    diffedit_wanted = bool(args.diffedit_model or os.environ.get(DIFFEDIT_MODEL_ENV))
+    diffedit_wanted = settings.diffedit_model is not None
     if not diffedit_wanted and (args.lora or args.diffedit_option):
         raise PromptFaceError("--lora and --diffedit-option need --diffedit-model (which loads the diffedit editor)")
-    diffedit, deca_folder = _diffedit_settings(args, wanted=diffedit_wanted), _deca_folder(args)
+    diffedit = _diffedit_settings(args, settings, wanted=diffedit_wanted)
+    deca_folder = settings.deca_folder.expanduser() if settings.deca_folder else None
 
     def engines_factory() -> Engines:
         engines = Engines.load(diffedit=diffedit, deca_folder=deca_folder)
@@ -304,17 +325,18 @@ def _serve(args) -> int:
     else:
         print(f"API token: in {token_path}", flush=True)
     from backend.serving.http_api.gate import LOOPBACK_NAMES
-    if args.host in LOOPBACK_NAMES:
-        allowed_hosts = (*LOOPBACK_NAMES, *args.allowed_host)  # a DNS-rebinding page names its own host: refused
+    if settings.host in LOOPBACK_NAMES:
+        # A DNS-rebinding page names its own host: refused.
+        allowed_hosts = (*LOOPBACK_NAMES, *settings.allowed_hosts)
     else:
-        allowed_hosts = tuple(args.allowed_host) or None
+        allowed_hosts = tuple(settings.allowed_hosts) or None
         logging.getLogger(__name__).warning("listening on %s: anyone who can reach port %d and has the token can use "
-                                            "this server; prefer an SSH tunnel", args.host, args.port)
-    from backend.serving.stdio_server import data_dir_lock
+                                            "this server; prefer an SSH tunnel", settings.host, settings.port)
+    from backend.serving.data_dir_lock import data_dir_lock
     # One server per data dir: a second one would take the first one's running job for crashed.
-    with data_dir_lock(Path(settings.data_dir), wait=0):
-        uvicorn.run(create_app(Service(settings, engines_factory), token, allowed_hosts), host=args.host,
-                    port=args.port, log_level=args.log_level)
+    with data_dir_lock(data_dir, wait=0):
+        uvicorn.run(create_app(Service(settings, engines_factory), token, allowed_hosts), host=settings.host,
+                    port=settings.port, log_level=settings.log_level)
     return 0
 
 

@@ -37,7 +37,6 @@ from backend.subject.photo_io import decode_photo
 from backend.texture.skin_tone import difference_heat_map, match_skin_tone
 from backend.texture.texture_steps import change_mask, enhance_texture
 
-MAX_PROMPTS = 32
 # What the neutral asks of the self-check (its manifest weights stay empty: no prompt made it).
 NEUTRAL_ASKED = {NEUTRAL_NAME: 1.0}
 
@@ -88,17 +87,19 @@ class CalibratedSubject:
 
 
 def check_inputs(prompts: list[str], options: PipelineOptions, engines: Engines | None = None,
-                 out_dir: str | Path | None = None, overwrite: bool = False) -> None:
+                 out_dir: str | Path | None = None, overwrite: bool = False, max_prompts: int | None = None) -> None:
     """Everything a run needs, checked before any work: the engines' names (and, given the engines, that those are
-    loaded), every prompt, the destination. A command calls it before loading the engines too, to fail fast."""
+    loaded), every prompt (at most max_prompts: Settings.max_prompts for a command or a server), the destination.
+    A command calls it before loading the engines too, to fail fast."""
     check_engines(options.editor, options.reconstructor)
     if engines is not None:
         engines.editor_for(options.editor)
         engines.reconstructor_for(options.reconstructor)
     if not prompts:
         raise PromptFaceError("no prompts given; add at least one expression such as 'happy'")
-    if len(prompts) > MAX_PROMPTS:
-        raise PromptFaceError(f"{len(prompts)} prompts in one run; the limit is {MAX_PROMPTS}, split the list")
+    if max_prompts is not None and len(prompts) > max_prompts:
+        raise PromptFaceError(f"{len(prompts)} prompts at once; give 1 to {max_prompts} (the limit here) and split "
+                              "longer lists")
     for prompt in prompts:
         parse_prompt(prompt)
     if out_dir is not None and Path(out_dir).exists() and not overwrite:

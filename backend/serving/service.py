@@ -30,7 +30,7 @@ import uuid
 from collections import OrderedDict, deque
 from concurrent.futures import Future, TimeoutError as FutureTimeout
 from datetime import datetime, timezone
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from importlib import metadata
 from pathlib import Path
 from typing import BinaryIO, Callable
@@ -44,6 +44,7 @@ from addon.core.protocol import (API_VERSION, ERROR_STATUS, FINISHED_STATUSES, D
                                  EngineList, ExpressionProgress, Health, JobInfo, JobRequest, SubjectInfo)
 from backend.errors import InputImageError, public_message
 from backend.serving.job_store import JobRow, JobStore, SubjectRow, now
+from backend.settings import Settings
 from backend.engines import EDITORS, RECONSTRUCTORS, Engines
 from backend.pipeline import (CalibratedSubject, JobCancelled, PipelineOptions, calibrate_subject, check_inputs,
                               generate_expressions)
@@ -70,25 +71,6 @@ RETENTION_INTERVAL = 3600.0
 IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"II*\x00", b"MM\x00*", b"GIF8")
 
 
-@dataclass
-class ServiceSettings:
-    data_dir: Path
-    max_upload_bytes: int = 20_000_000
-    max_pixels: int = 40_000_000
-    max_prompts: int = 16
-    max_prompt_chars: int = 200
-    queue_depth: int = 8          # jobs waiting (not counting the one running)
-    subject_cache: int = 8        # calibrated subjects kept in memory
-    keep_days: float = 7.0        # finished jobs and idle subjects older than this are removed (0: kept forever)
-    max_disk_bytes: int = 20_000_000_000  # beyond this, the oldest finished jobs and idle subjects go (0: no budget)
-    max_request_bytes: int = 1_000_000    # the largest JSON body or JSON line (an upload has max_upload_bytes)
-    max_waiting_uploads: int = 4  # uploads waiting for a calibration at once (busy, 503, beyond)
-    upload_wait_seconds: float = 600.0    # an upload waits this long for the worker, then gets busy (503)
-
-    def __post_init__(self):
-        self.data_dir = Path(self.data_dir)
-
-
 class ServiceError(PromptFaceError):
     """A request the service refuses; code is a key of protocol.ERROR_STATUS (which also gives its HTTP status)."""
 
@@ -111,7 +93,7 @@ class Service:
     between two expressions of a running job, so an upload does not wait for a long job.
     """
 
-    def __init__(self, settings: ServiceSettings, engines_factory: Callable[[], Engines] = Engines.load):
+    def __init__(self, settings: Settings, engines_factory: Callable[[], Engines] = Engines.load):
         self.settings = settings
         self._engines_factory = engines_factory
         self._state = "stopped"            # stopped → loading → ok | error (engines failed to load)
@@ -381,9 +363,6 @@ class Service:
         prompts = request.prompts
         if not isinstance(prompts, list) or not all(isinstance(prompt, str) for prompt in prompts):
             raise ServiceError("bad_request", "prompts must be a list of strings")
-        if not prompts or len(prompts) > limits.max_prompts:
-            raise ServiceError("invalid", f"{len(prompts)} prompts in one job; give 1 to {limits.max_prompts} "
-                                          "(this server's limit), and split longer lists into several jobs")
         for index, prompt in enumerate(prompts, start=1):
             if len(prompt) > limits.max_prompt_chars:
                 raise ServiceError("invalid", f"prompt {index} is {len(prompt)} characters; the limit is "
@@ -400,7 +379,7 @@ class Service:
                 raise ServiceError("invalid", f"option '{key}' is {value!r}; it must be {wanted}")
         options = PipelineOptions(editor=request.editor, reconstructor=request.reconstructor, **request.options)
         try:
-            check_inputs(prompts, options, self._engines)
+            check_inputs(prompts, options, self._engines, max_prompts=limits.max_prompts)
         except PromptFaceError as error:
             raise ServiceError("invalid", str(error)) from None
         return options

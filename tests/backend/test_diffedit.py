@@ -235,10 +235,11 @@ def test_a_server_configured_with_diffedit_lists_it_and_runs_its_jobs(model_fold
     from addon.core.expression_set import read_expression_set
     from addon.core.protocol import JobRequest
     from backend.engines import Engines
-    from backend.serving.service import Service, ServiceSettings
+    from backend.serving.service import Service
+    from backend.settings import Settings
 
     settings = tiny_settings(model_folder, resolution=128)
-    service = Service(ServiceSettings(data_dir=tmp_path), engines_factory=lambda: Engines.load(diffedit=settings))
+    service = Service(Settings(data_dir=tmp_path), engines_factory=lambda: Engines.load(diffedit=settings))
     service.start()
     try:
         subject = service.create_subject(astronaut_png, "astronaut.png")  # returns once the engines are loaded

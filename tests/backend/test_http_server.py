@@ -28,7 +28,8 @@ from addon.core.expression_set import manifest_file_names, read_expression_set
 from backend.serving.http_api import create_app
 from backend.engines import Engines
 from backend.subject.photo_io import encode_png_bytes
-from backend.serving.service import Service, ServiceSettings
+from backend.serving.service import Service
+from backend.settings import Settings
 
 TOKEN = "test-token-0123456789"
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -117,7 +118,7 @@ def served(service: Service):
 @pytest.fixture(scope="module")
 def server(engines, tmp_path_factory):
     """A Service (queue depth 64) on real uvicorn."""
-    service = Service(ServiceSettings(data_dir=tmp_path_factory.mktemp("data"), queue_depth=64),
+    service = Service(Settings(data_dir=tmp_path_factory.mktemp("data"), queue_depth=64),
                       engines_factory=lambda: engines)
     with served(service) as api:
         yield api
@@ -298,7 +299,7 @@ def test_what_is_not_a_usable_photo_is_refused(server):
 @pytest.mark.parametrize("fields, status, words", [
     ({"prompts": ["very " * 1999 + "happy"]}, 422, "10000 characters; the limit is 200"),
     ({"prompts": ["AU12:0.5"] * 17}, 422, "1 to 16"),
-    ({"prompts": []}, 422, "1 to 16"),
+    ({"prompts": []}, 422, "no prompts given"),
     ({"prompts": ["AU99:0.5"]}, 422, "AU99"),
     ({"prompts": ["happy"], "editor": "diffedit"}, 422, "diffedit editor is not loaded"),
     ({"prompts": ["happy"], "reconstructor": "deca"}, 422, "deca reconstructor is not loaded"),
@@ -594,7 +595,7 @@ def test_health_and_status_answer_while_uploads_wait_and_the_rest_are_told_to_co
         loaded.wait(60)
         return engines
 
-    service = Service(ServiceSettings(data_dir=tmp_path, max_waiting_uploads=4), engines_factory=slow_engines)
+    service = Service(Settings(data_dir=tmp_path, max_waiting_uploads=4), engines_factory=slow_engines)
     photos = [encode_png_bytes(np.ascontiguousarray(np.roll(data.astronaut(), 2 * index, axis=1)))
               for index in range(12)]
     try:

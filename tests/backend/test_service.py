@@ -19,7 +19,8 @@ from addon.core.protocol import FINISHED_STATUSES, JobRequest
 from backend.serving.job_store import JobStore
 from backend.subject.photo_io import encode_png_bytes
 from backend.engines import Engines
-from backend.serving.service import Service, ServiceError, ServiceSettings
+from backend.serving.service import Service, ServiceError
+from backend.settings import Settings
 
 
 def wait(service: Service, job_id: str, until, timeout: float = 60):
@@ -32,7 +33,7 @@ def wait(service: Service, job_id: str, until, timeout: float = 60):
 
 def test_a_clean_stop_requeues_the_running_job_and_a_restart_finishes_it(tmp_path, astronaut_png):
     engines = Engines.load()
-    settings = ServiceSettings(data_dir=tmp_path)
+    settings = Settings(data_dir=tmp_path)
     service = Service(settings, engines_factory=lambda: engines)
     service.start()
     subject = service.create_subject(astronaut_png, "astronaut.png")
@@ -57,7 +58,7 @@ def test_engines_that_fail_to_load_are_reported_not_fatal(tmp_path, astronaut_pn
     def broken():
         raise RuntimeError("weights missing: /models/x.onnx")
 
-    service = Service(ServiceSettings(data_dir=tmp_path), engines_factory=broken)
+    service = Service(Settings(data_dir=tmp_path), engines_factory=broken)
     with pytest.raises(ServiceError, match="not started"):
         service.create_subject(astronaut_png, "a.png")
     service.start()
@@ -85,7 +86,7 @@ def engines():
 
 
 def _started(tmp_path, engines, **settings) -> Service:
-    service = Service(ServiceSettings(data_dir=tmp_path, **settings), engines_factory=lambda: engines)
+    service = Service(Settings(data_dir=tmp_path, **settings), engines_factory=lambda: engines)
     service.start()
     return service
 
@@ -247,7 +248,7 @@ def test_uploads_beyond_the_waiting_limit_are_told_to_come_back(tmp_path, engine
         loaded.wait(60)
         return engines
 
-    service = Service(ServiceSettings(data_dir=tmp_path, max_waiting_uploads=2), engines_factory=slow_engines)
+    service = Service(Settings(data_dir=tmp_path, max_waiting_uploads=2), engines_factory=slow_engines)
     service.start()
     photos = [encode_png_bytes(np.ascontiguousarray(np.roll(astronaut_rgb(), shift, axis=1))) for shift in (0, 3, 6)]
     try:

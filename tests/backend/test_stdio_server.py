@@ -17,8 +17,10 @@ from addon.core.errors import PromptFaceError
 from addon.core.expression_set import read_expression_set
 from addon.core.protocol import API_VERSION, FINISHED_STATUSES
 from backend.subject.photo_io import encode_png_bytes
-from backend.serving.service import Service, ServiceSettings
-from backend.serving.stdio_server import UPLOADS_FOLDER, data_dir_lock, run_stdio
+from backend.serving.service import Service
+from backend.settings import Settings
+from backend.serving.data_dir_lock import data_dir_lock
+from backend.serving.stdio_server import UPLOADS_FOLDER, run_stdio
 
 PROMPTS = ["happy", "AU12:0.8 AU6:0.5"]
 
@@ -75,7 +77,7 @@ class Session:
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    service = Service(ServiceSettings(data_dir=tmp_path_factory.mktemp("stdio-data")))
+    service = Service(Settings(data_dir=tmp_path_factory.mktemp("stdio-data")))
     service.start()
     yield service
     service.stop()

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.serving.http_api.replies import error_response
-from backend.serving.service import ServiceSettings
+from backend.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers on top of the phot
 
 
 class RequestGate:
-    def __init__(self, app: ASGIApp, token: str, settings: ServiceSettings, allowed_hosts: tuple[str, ...] | None):
+    def __init__(self, app: ASGIApp, token: str, settings: Settings, allowed_hosts: tuple[str, ...] | None):
         self.app, self.token, self.settings = app, token, settings
         self.allowed_hosts = None if allowed_hosts is None else {name.lower() for name in allowed_hosts}
 
