@@ -24,10 +24,11 @@ import torch
 from scipy.spatial import Delaunay, cKDTree
 
 from addon.core.obj_mesh import Mesh, write_obj
-from backend.deca.checkpoint import deca_manifest
+from backend.deca.assets import (ALBEDO_MODEL, ALBEDO_STORED_SIZE, DECA_MODEL, FACE_EYE_MASK, FIXED_DISPLACEMENT,
+                                 HEAD_TEMPLATE, LANDMARK_EMBEDDING, TEXTURE_SIZE)
+from backend.deca.checkpoint import expected_shapes
 from backend.deca.crop import BROWS, LOWER_FACE_OVAL
-from backend.flame.assets import (ALBEDO_MODEL, ALBEDO_STORED_SIZE, DECA_MODEL, FACE_EYE_MASK, FIXED_DISPLACEMENT,
-                                  FLAME_MODEL, HEAD_TEMPLATE, LANDMARK_EMBEDDING, TEXTURE_SIZE)
+from backend.flame.assets import FLAME_MODEL
 
 VERTEX_COUNT = 5023
 FACE_COUNT = 9976
@@ -324,13 +325,13 @@ def write_face_eye_mask(path: str | Path) -> None:
 
 
 def synthetic_state_dicts(seed: int = 0) -> dict[str, dict[str, torch.Tensor]]:
-    """Random weights for every key of deca_manifest(). Scaled so the random networks give sane codes: residual
+    """Random weights for every key of expected_shapes(). Scaled so the random networks give sane codes: residual
     branches damped, BatchNorm statistics neutral, E_flame's outputs near a plausible camera."""
     generator = torch.Generator().manual_seed(seed)
     state_dicts = {}
-    for network, manifest in deca_manifest().items():
+    for network, shapes in expected_shapes().items():
         state = {}
-        for key, shape in manifest.items():
+        for key, shape in shapes.items():
             state[key] = _random_parameter(key, shape, generator)
         state_dicts[network] = state
     # Output spread per code (E_flame's rows): codes vary with the image, poses and camera stay plausible.

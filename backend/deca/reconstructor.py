@@ -17,12 +17,12 @@ import numpy as np
 import torch
 
 from addon.core.obj_mesh import Mesh
+from backend.deca.assets import DECA_MODEL, TEXTURE_SIZE, DecaAssets, load_deca_assets
 from backend.deca.checkpoint import load_deca_networks
 from backend.deca.crop import CROP_SCALE, CROP_SIZE, DecaCrop, crop_at, deca_crop
 from backend.deca.networks import FLAME_CODE_SIZE, build_deca_networks
 from backend.deca.uv_raster import (DenseTopology, UvSampler, blend_into_texture, dense_topology, grey_texture,
                                     rasterize_uv_layout, sample_photo)
-from backend.flame.assets import DECA_MODEL, TEXTURE_SIZE, DecaAssets, load_deca_assets
 from backend.flame.flame_model import FlameModel
 from backend.flame.lbs import vertex_normals
 

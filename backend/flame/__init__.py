@@ -1,1 +1,1 @@
-"""FLAME (Li et al. 2017): file loading (assets), pure maths (lbs) and the torch module (flame_model)."""
+"""FLAME (Li et al. 2017): reading generic_model.pkl (assets), pure maths (lbs) and the torch module (flame_model)."""

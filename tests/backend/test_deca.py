@@ -1,18 +1,21 @@
 """The deca reconstructor on a synthetic DECA folder (released keys, shapes and formats; random weights): networks
-against the checkpoint manifest, strict loading, crop, UV rasterisation, texture extraction, the identity lock."""
+against the released checkpoint's manifest (deca_checkpoint_manifest.py), strict loading, the folder's files, crop, UV
+rasterisation, texture extraction, the identity lock."""
 import numpy as np
 import pytest
 import torch
+from deca_checkpoint_manifest import released_manifest, resnet50_manifest
 
-from backend.deca.checkpoint import (DecaCheckpointError, check_state_dict, deca_manifest, read_deca_checkpoint,
-                                     resnet50_manifest)
+from backend.bench.synthetic_deca import (face_eye_mask, synthetic_face_photo, synthetic_state_dicts,
+                                           write_albedo, write_deca_checkpoint, write_synthetic_deca_folder)
+from backend.deca.assets import (HEAD_TEMPLATE, REQUIRED_FILES, DecaFilesError, check_deca_folder, load_albedo,
+                                 load_deca_assets, load_head_template, missing_deca_files)
+from backend.deca.checkpoint import DecaCheckpointError, check_state_dict, expected_shapes, read_deca_checkpoint
 from backend.deca.crop import BOX_LANDMARKS_468, CROP_SIZE, crop_square, deca_crop, landmark_box
 from backend.deca.networks import DETAIL_BATCHNORM_EPS, build_deca_networks
 from backend.deca.reconstructor import DecaReconstructor, DecaSettings, ndc_to_crop_pixels, orthographic_projection
-from backend.bench.synthetic_deca import (face_eye_mask, synthetic_face_photo, synthetic_state_dicts,
-                                           write_albedo, write_deca_checkpoint, write_synthetic_deca_folder)
 from backend.deca.uv_raster import NO_ALBEDO_GREY, rasterize_uv_layout, texel_coordinates
-from backend.flame.assets import DecaFilesError, load_albedo
+from backend.flame.assets import FLAME_MODEL, load_flame
 
 PHOTO_SIZE = 256
 
@@ -47,11 +50,13 @@ def test_resnet50_manifest_has_torchvisions_keys():
 
 
 def test_our_networks_match_the_released_manifest_exactly():
-    manifest = deca_manifest()
-    networks = build_deca_networks()
-    for name, network in networks.items():
+    manifest = released_manifest()
+    expected = expected_shapes()
+    assert list(expected) == list(manifest)
+    for name, network in build_deca_networks().items():
         ours = [(key, tuple(value.shape)) for key, value in network.state_dict().items()]
         assert ours == list(manifest[name].items()), name
+        assert list(expected[name].items()) == ours, name  # what loading checks is what the networks hold
     assert manifest["E_flame"]["layers.2.weight"] == (236, 1024)
     assert manifest["E_detail"]["layers.2.weight"] == (128, 1024)
     assert manifest["D_detail"]["l1.0.weight"] == (8192, 181)
@@ -89,14 +94,15 @@ def test_a_legacy_format_checkpoint_loads(tmp_path):
 
 @pytest.fixture(scope="module")
 def released_state():
-    return {name: {key: torch.zeros(shape) for key, shape in keys.items()} for name, keys in deca_manifest().items()}
+    return {name: {key: torch.zeros(shape) for key, shape in keys.items()}
+            for name, keys in released_manifest().items()}
 
 
 def test_a_removed_key_is_named(released_state):
     state = dict(released_state["E_flame"])
     del state["encoder.layer2.3.bn1.running_var"]
     with pytest.raises(DecaCheckpointError, match=r"missing 1 key\(s\): encoder\.layer2\.3\.bn1\.running_var"):
-        check_state_dict(state, deca_manifest()["E_flame"], "E_flame")
+        check_state_dict(state, expected_shapes()["E_flame"], "E_flame")
 
 
 def test_a_reshaped_key_is_named(released_state):
@@ -104,13 +110,13 @@ def test_a_reshaped_key_is_named(released_state):
     state["conv_blocks.14.weight"] = torch.zeros(32, 64, 5, 5)
     with pytest.raises(DecaCheckpointError, match=r"conv_blocks\.14\.weight \(32, 64, 5, 5\) \(expected "
                                                   r"\(32, 64, 3, 3\)\)"):
-        check_state_dict(state, deca_manifest()["D_detail"], "D_detail")
+        check_state_dict(state, expected_shapes()["D_detail"], "D_detail")
 
 
 def test_an_extra_key_is_named(released_state):
     state = {**released_state["E_detail"], "encoder.fc.weight": torch.zeros(1000, 2048)}
     with pytest.raises(DecaCheckpointError, match=r"unexpected 1 key\(s\): encoder\.fc\.weight"):
-        check_state_dict(state, deca_manifest()["E_detail"], "E_detail")
+        check_state_dict(state, expected_shapes()["E_detail"], "E_detail")
 
 
 def test_a_checkpoint_file_with_a_key_removed_fails_with_its_name(tmp_path, released_state):
@@ -129,6 +135,23 @@ def test_a_checkpoint_without_a_network_names_it(tmp_path, released_state):
         read_deca_checkpoint(path)
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# The folder's files
+
+
+def test_missing_files_are_named_with_where_to_get_them(tmp_path):
+    (tmp_path / "head_template.obj").write_text("")
+    missing = missing_deca_files(tmp_path)
+    assert missing == [name for name in REQUIRED_FILES if name != "head_template.obj"]
+    with pytest.raises(DecaFilesError) as error:
+        check_deca_folder(tmp_path)
+    message = str(error.value)
+    for name in missing:
+        assert name in message
+    assert "head_template.obj" not in message
+    assert "flame.is.tue.mpg.de" in message and "DECA" in message
+
+
 def test_missing_deca_files_are_all_named(tmp_path):
     folder = write_synthetic_deca_folder(tmp_path / "deca", checkpoint=False)
     (folder / "head_template.obj").unlink()
@@ -137,6 +160,20 @@ def test_missing_deca_files_are_all_named(tmp_path):
     message = str(error.value)
     assert "deca_model.tar" in message and "head_template.obj" in message
     assert "generic_model.pkl" not in message and "github.com/yfeng95/DECA" in message
+
+
+def test_an_unreadable_flame_model_in_the_folder_is_a_deca_files_error(tmp_path):
+    for name in REQUIRED_FILES:
+        (tmp_path / name).write_bytes(b"")
+    with pytest.raises(DecaFilesError, match=r"generic_model\.pkl is not a readable FLAME model pickle"):
+        load_deca_assets(tmp_path)
+
+
+def test_head_template_has_flames_topology(deca_folder):
+    template = load_head_template(deca_folder / HEAD_TEMPLATE)
+    assert template.vertices.shape == (5023, 3) and template.uvs.shape == (5118, 2)
+    assert template.faces.shape == template.face_uvs.shape == (9976, 3)
+    np.testing.assert_array_equal(template.faces, load_flame(deca_folder / FLAME_MODEL).faces)
 
 
 # ---------------------------------------------------------------------------------------------------------------

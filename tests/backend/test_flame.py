@@ -10,11 +10,10 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
-from backend.bench.synthetic_deca import (synthetic_flame, write_flame_pickle, write_head_template,
-                                           write_landmark_embedding)
+from backend.bench.synthetic_deca import synthetic_flame, write_flame_pickle, write_landmark_embedding
+from backend.deca.assets import load_landmark_embedding
 from backend.flame import lbs
-from backend.flame.assets import (FLAME_MODEL, REQUIRED_FILES, DecaFilesError, check_deca_folder,
-                                  load_flame, load_flame_pickle, load_landmark_embedding, missing_deca_files)
+from backend.flame.assets import FLAME_MODEL, FlameFilesError, load_flame, load_flame_pickle
 from backend.flame.flame_model import FlameModel
 
 JAW, LEFT_EYE = 2, 3
@@ -123,7 +122,7 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path):
 
     path = tmp_path / FLAME_MODEL
     path.write_bytes(pickle.dumps({"v_template": Exploit()}, protocol=2))
-    with pytest.raises(DecaFilesError, match=r"builtin_*\.print"):
+    with pytest.raises(FlameFilesError, match=r"builtin_*\.print"):
         load_flame_pickle(path)
 
 
@@ -133,21 +132,8 @@ def test_a_flame_pickle_without_a_field_names_it(tmp_path, synthetic):
     fields = load_flame_pickle(path)
     del fields["posedirs"]
     path.write_bytes(pickle.dumps(fields, protocol=2))
-    with pytest.raises(DecaFilesError, match="posedirs"):
+    with pytest.raises(FlameFilesError, match="posedirs"):
         load_flame(path)
-
-
-def test_missing_files_are_named_with_where_to_get_them(tmp_path):
-    (tmp_path / "head_template.obj").write_text("")
-    missing = missing_deca_files(tmp_path)
-    assert missing == [name for name in REQUIRED_FILES if name != "head_template.obj"]
-    with pytest.raises(DecaFilesError) as error:
-        check_deca_folder(tmp_path)
-    message = str(error.value)
-    for name in missing:
-        assert name in message
-    assert "head_template.obj" not in message
-    assert "flame.is.tue.mpg.de" in message and "DECA" in message
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -266,13 +252,3 @@ def test_the_neck_turn_counts_towards_the_yaw():
     rotations[0, 0] = half
     rotations[0, 1] = half
     assert lbs.contour_rows(rotations).tolist() == [20]
-
-
-def test_head_template_has_flames_topology(tmp_path, synthetic, flame):
-    from backend.flame.assets import load_head_template
-    path = tmp_path / "head_template.obj"
-    write_head_template(path, synthetic)
-    template = load_head_template(path)
-    assert template.vertices.shape == (5023, 3) and template.uvs.shape == (5118, 2)
-    assert template.faces.shape == template.face_uvs.shape == (9976, 3)
-    np.testing.assert_array_equal(template.faces, flame.faces)
