@@ -84,7 +84,7 @@ class Engines:
         finder, detector = FaceFinder(), LandmarkDetector()
         seconds["face_models"] = time.perf_counter() - start
         start = time.perf_counter()
-        embedder = IdentityEmbedder()
+        embedder = IdentityEmbedder(finder)
         seconds["identity_model"] = time.perf_counter() - start
         reconstructors["landmarks"] = LandmarkReconstructor(detector)
         start = time.perf_counter()

@@ -10,6 +10,18 @@ class InputImageError(PromptFaceError):
     """The photo cannot be used: unreadable, too large, too small."""
 
 
+class NotAnImageError(InputImageError):
+    """The bytes are not an image of a format this reads."""
+
+
+class DamagedImageError(InputImageError):
+    """An image format's signature, but its header or pixels cannot be read."""
+
+
+class PhotoTooLargeError(InputImageError):
+    """More pixels than the limit (known from the header alone)."""
+
+
 class FaceDetectionError(PromptFaceError):
     """No usable face, or no way to tell which face is meant."""
 

@@ -33,7 +33,7 @@ from backend.metrics.image_metrics import IdentityEmbedder, image_metrics
 from backend.prompts.text_to_action_units import ExpressionIntent, resolve_prompt
 from backend.reconstructors.reconstruction import ReconstructionBase
 from backend.subject.calibration import CROP_SIZE, Subject, calibrate
-from backend.subject.photo_io import decode_photo
+from backend.subject.photo_io import PHOTO_SUFFIXES, decode_photo
 from backend.texture.skin_tone import difference_heat_map, match_skin_tone
 from backend.texture.texture_steps import change_mask, enhance_texture
 
@@ -325,7 +325,7 @@ def set_header(calibrated: CalibratedSubject, options: PipelineOptions, loaded: 
     """What an expression set says about its subject, engines and base (ExpressionSetBuilder's keywords)."""
     subject = calibrated.subject
     suffix = Path(subject.photo_name).suffix.lower() or ".png"
-    photo_file = "subject" + (suffix if suffix in (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff") else "")
+    photo_file = "subject" + (suffix if suffix in PHOTO_SUFFIXES else "")
     subject_record = {"size": list(subject.photo_size), "face_box": subject.face.box.as_list(),
                       "faces_found": subject.face.faces_found,
                       "crop_box": [round(v, 2) for v in subject.crop_box], "notes": subject.notes,

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from backend.subject.photo_io import MAX_PIXELS
+
 def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "promptface"
 
@@ -34,7 +36,7 @@ class Settings(BaseSettings):
     max_prompts: int = Field(16, ge=1)            # prompts per job or run
     max_prompt_chars: int = Field(200, ge=1)
     max_upload_bytes: int = Field(20_000_000, ge=1)
-    max_pixels: int = Field(40_000_000, ge=1)
+    max_pixels: int = Field(MAX_PIXELS, ge=1)
     max_request_bytes: int = Field(1_000_000, ge=1)  # the largest JSON body or JSON line (an upload has its own)
     max_waiting_uploads: int = Field(4, ge=1)     # uploads waiting for a calibration at once; busy (503) beyond
     upload_wait_seconds: float = Field(600.0, gt=0)   # an upload waits this long for the worker, then is busy

@@ -23,7 +23,7 @@ from addon.core.errors import PromptFaceError
 from addon.core.vocabulary import EMOTIONS
 from addon.core.expression_set import read_expression_set
 from backend.subject.calibration import Subject, calibrate
-from backend.subject.photo_io import decode_photo
+from backend.subject.photo_io import PHOTO_SUFFIXES, decode_photo
 from backend.engines import Engines
 from backend.pipeline import PipelineOptions, calibrate_subject, generate_expressions
 from backend.geometry.rigid_alignment import fit_similarity
@@ -31,7 +31,6 @@ from backend.geometry.rigid_alignment import fit_similarity
 BASIC_PROMPTS = ("happy", "sad", "angry", "surprised", "afraid", "disgusted")
 # The prompted class "rises" when its probability gains at least this much over the neutral's (not float noise).
 MIN_RISE = 0.01
-PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".bmp", ".webp", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)

