@@ -1,11 +1,11 @@
 """The pipeline: one neutral photo + prompts → an expression set on disk.
 
-For a subject, calibrated once and reused for every prompt (`calibrate_subject`):
+For a subject, prepared once and reused for every prompt (`prepare_subject`):
     1. detect and crop the face (backend/subject/face_detection.py, calibration.py)
     2. reconstruct the neutral: base mesh, UV layout, base texture; the identity is locked here (reconstructors/)
     3. read the photo's own expression and neutralise it; the photo as taken stays an expression
        (subject/photo_expression.py, neutral_texture.py)
-    4. cache what later prompts reuse (the calibrated subject; DiffEdit: its inverted latents)
+    4. cache what later prompts reuse (the prepared subject; DiffEdit: its inverted latents)
 For each prompt, on top of the neutralised face (`generate_expressions`), a batch of editor.batch_size at a time:
     5. prompt → action units and emotions (prompts/), then edit the photo into the expression (editors/)
     6. match the skin tone to the neutral's (texture/skin_tone.py)
@@ -76,8 +76,9 @@ class JobCancelled(PromptFaceError):
 
 
 @dataclass
-class CalibratedSubject:
-    """A subject calibrated once and reused for every later prompt (the identity is locked here)."""
+class PreparedSubject:
+    """A subject prepared once for every later prompt: its calibration, its reconstructed neutral and the set's first
+    expressions (the identity is locked here)."""
     subject: Subject
     base: ReconstructionBase           # the reconstructor's base mesh and texture, shared by every expression
     neutral_embedding: np.ndarray | None
@@ -112,13 +113,13 @@ def generate(photo_bytes: bytes, photo_name: str, prompts: list[str], out_dir: s
     """Run the whole pipeline for one photo and write the expression set to out_dir (atomically)."""
     check_inputs(prompts, options, engines, out_dir, overwrite)
     (progress or _silent)(0.0, "calibrating the neutral photo")
-    calibrated = calibrate_subject(photo_bytes, photo_name, engines, options)
-    return _write_expression_set(calibrated, prompts, Path(out_dir), engines, options, progress or _silent,
+    prepared = prepare_subject(photo_bytes, photo_name, engines, options)
+    return _write_expression_set(prepared, prompts, Path(out_dir), engines, options, progress or _silent,
                                  overwrite)
 
 
-def calibrate_subject(photo_bytes: bytes, photo_name: str, engines: Engines,
-                      options: PipelineOptions = PipelineOptions()) -> CalibratedSubject:
+def prepare_subject(photo_bytes: bytes, photo_name: str, engines: Engines,
+                      options: PipelineOptions = PipelineOptions()) -> PreparedSubject:
     """Steps 1–4: the subject, its base and its neutral (and the photo as taken), once per photo."""
     start = time.perf_counter()
     # 1. and 3. Find and crop the face, read the photo's own expression and neutralise it.
@@ -126,7 +127,7 @@ def calibrate_subject(photo_bytes: bytes, photo_name: str, engines: Engines,
     subject = calibrate(photo, photo_name, photo_bytes, engines.finder, engines.detector, options.crop_size,
                         neutralise=options.neutralise)
     # 2. The reconstructor's base: mesh, UV layout and texture every expression shares.
-    base = engines.reconstructor_for(options.reconstructor).calibrate(subject)
+    base = engines.reconstructor_for(options.reconstructor).reconstruct_neutral(subject)
     seconds = time.perf_counter() - start
     # Identity is measured against the person as photographed, not against the neutralised crop.
     neutral_embedding = engines.embedder.embed(subject.photo_crop)
@@ -135,20 +136,20 @@ def calibrate_subject(photo_bytes: bytes, photo_name: str, engines: Engines,
     neutral = _neutral_expression(subject, base, engines, neutral_embedding, options)
     neutral.data.timings["calibration"] = round(seconds, 4)
     # 4. What later prompts reuse.
-    calibrated = CalibratedSubject(subject=subject, base=base, neutral_embedding=neutral_embedding,
+    prepared = PreparedSubject(subject=subject, base=base, neutral_embedding=neutral_embedding,
                                    neutral=neutral, calibration_seconds=seconds)
     if subject.neutralised:
-        calibrated.as_photographed = _as_photographed(calibrated, engines, options)
-    return calibrated
+        prepared.as_photographed = _as_photographed(prepared, engines, options)
+    return prepared
 
 
-def generate_expressions(calibrated: CalibratedSubject, prompts: list[str], out_dir: str | Path, engines: Engines,
+def generate_expressions(prepared: PreparedSubject, prompts: list[str], out_dir: str | Path, engines: Engines,
                          options: PipelineOptions = PipelineOptions(), progress: Progress | None = None,
                          overwrite: bool = False,
                          on_expression: Callable[[GeneratedExpression, int, int], None] | None = None,
                          should_cancel: Callable[[], bool] | None = None,
                          partial_dir: str | Path | None = None) -> Path:
-    """Prompts → expressions of a calibrated subject → the expression set in out_dir (written atomically).
+    """Prompts → expressions of a prepared subject → the expression set in out_dir (written atomically).
 
     The set grows expression by expression in partial_dir (default: a hidden sibling of out_dir, removed on
     failure), which is a valid set holding the expressions done so far at every moment; at the end it is renamed
@@ -157,11 +158,11 @@ def generate_expressions(calibrated: CalibratedSubject, prompts: list[str], out_
     should_cancel() is asked between expressions and stops the run with JobCancelled.
     """
     check_inputs(prompts, options, engines, out_dir, overwrite)
-    return _write_expression_set(calibrated, prompts, Path(out_dir), engines, options, progress or _silent,
+    return _write_expression_set(prepared, prompts, Path(out_dir), engines, options, progress or _silent,
                                  overwrite, on_expression, should_cancel, partial_dir)
 
 
-def _write_expression_set(calibrated: CalibratedSubject, prompts: list[str], out_dir: Path, engines: Engines,
+def _write_expression_set(prepared: PreparedSubject, prompts: list[str], out_dir: Path, engines: Engines,
                           options: PipelineOptions, report: Progress, overwrite: bool,
                           on_expression: Callable[[GeneratedExpression, int, int], None] | None = None,
                           should_cancel: Callable[[], bool] | None = None,
@@ -172,9 +173,9 @@ def _write_expression_set(calibrated: CalibratedSubject, prompts: list[str], out
         engines.text_model()
     editor = engines.editor_for(options.editor)
     # The set starts with what calibration made: the neutral, and the photo as taken.
-    builder = ExpressionSetBuilder(out_dir, **set_header(calibrated, options, engines), overwrite=overwrite,
+    builder = ExpressionSetBuilder(out_dir, **set_header(prepared, options, engines), overwrite=overwrite,
                                    staging_dir=partial_dir)
-    results = [calibrated.neutral, *([calibrated.as_photographed] if calibrated.as_photographed else [])]
+    results = [prepared.neutral, *([prepared.as_photographed] if prepared.as_photographed else [])]
     work = list(zip(prompt_expression_names(prompts), prompts))
     steps, done = len(prompts) + 1, 0
     try:
@@ -183,12 +184,12 @@ def _write_expression_set(calibrated: CalibratedSubject, prompts: list[str], out
             _stop_if_asked(should_cancel, out_dir)
             report(done / steps, f"[{done + 1}/{len(prompts)}] {batch[0][0]}: {batch[0][1]}")
             # 5. Prompts → action units, then the editor edits the batch.
-            edited = edit_photos(calibrated.subject, batch, editor, engines)
+            edited = edit_photos(prepared.subject, batch, editor, engines)
             for position, expression in enumerate(edited):
                 if position:  # between the expressions of a batch too
                     _stop_if_asked(should_cancel, out_dir)
                 # 6.–9. Skin tone, reconstruction, texture, metrics.
-                result = finish_expression(calibrated, expression, engines, options)
+                result = finish_expression(prepared, expression, engines, options)
                 results.append(result)
                 builder.add(result.data)
                 done += 1
@@ -225,10 +226,10 @@ def edit_photos(subject: Subject, work: list[tuple[str, str]], editor: Editor,
             for (name, _), request, edit, seconds in zip(work, requests, edits, prompt_seconds)]
 
 
-def finish_expression(calibrated: CalibratedSubject, edited_expression: EditedExpression, engines: Engines,
+def finish_expression(prepared: PreparedSubject, edited_expression: EditedExpression, engines: Engines,
                       options: PipelineOptions) -> GeneratedExpression:
     """Steps 6–9 for one edited photo."""
-    subject, base, neutral_embedding = calibrated.subject, calibrated.base, calibrated.neutral_embedding
+    subject, base, neutral_embedding = prepared.subject, prepared.base, prepared.neutral_embedding
     name, request, edit = edited_expression.name, edited_expression.request, edited_expression.edit
     intent, timings = request.intent, dict(edited_expression.timings)
 
@@ -278,15 +279,15 @@ def finish_expression(calibrated: CalibratedSubject, edited_expression: EditedEx
     return GeneratedExpression(data=data, diagnostics=diagnostics)
 
 
-def _as_photographed(calibrated: CalibratedSubject, engines: Engines, options: PipelineOptions) -> GeneratedExpression:
+def _as_photographed(prepared: PreparedSubject, engines: Engines, options: PipelineOptions) -> GeneratedExpression:
     """The photo as taken, as an expression on top of the neutralised face (its landmarks are known exactly)."""
-    subject = calibrated.subject
+    subject = prepared.subject
     units = subject.photo_expression.action_units
     intent = ExpressionIntent(prompt=None, action_units=dict(units), emotions=None)
     edit = EditedPhoto(image=subject.photo_crop, landmarks_px=subject.photo_landmarks_px,
                        full_prompt=f"the photo as taken; its own expression read as {action_unit_text(units)}")
     edited = EditedExpression(AS_PHOTOGRAPHED_NAME, EditRequest("as photographed", intent), edit, {})
-    return finish_expression(calibrated, edited, engines, options)
+    return finish_expression(prepared, edited, engines, options)
 
 
 def _stop_if_asked(should_cancel: Callable[[], bool] | None, out_dir: Path) -> None:
@@ -321,9 +322,9 @@ def _with_self_check(warnings: list[str], asked: dict | None, reads_as: dict | N
     return [*warnings, mismatch] if mismatch else warnings
 
 
-def set_header(calibrated: CalibratedSubject, options: PipelineOptions, loaded: Engines) -> dict:
+def set_header(prepared: PreparedSubject, options: PipelineOptions, loaded: Engines) -> dict:
     """What an expression set says about its subject, engines and base (ExpressionSetBuilder's keywords)."""
-    subject = calibrated.subject
+    subject = prepared.subject
     suffix = Path(subject.photo_name).suffix.lower() or ".png"
     photo_file = "subject" + (suffix if suffix in PHOTO_SUFFIXES else "")
     subject_record = {"size": list(subject.photo_size), "face_box": subject.face.box.as_list(),
@@ -342,7 +343,7 @@ def set_header(calibrated: CalibratedSubject, options: PipelineOptions, loaded: 
                "self_check": ({"name": loaded.recogniser.name, "version": loaded.recogniser.version}
                               if loaded.recogniser else None)}
     return {"subject": subject_record, "subject_photo": (photo_file, subject.photo_bytes), "engines": engines,
-            "base_mesh": calibrated.base.mesh, "base_texture": calibrated.neutral.data.texture,
+            "base_mesh": prepared.base.mesh, "base_texture": prepared.neutral.data.texture,
             "write_expression_objs": options.write_expression_objs, "png_encoder": _png}
 
 

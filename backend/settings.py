@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(1_000_000, ge=1)  # the largest JSON body or JSON line (an upload has its own)
     max_waiting_uploads: int = Field(4, ge=1)     # uploads waiting for a calibration at once; busy (503) beyond
     upload_wait_seconds: float = Field(600.0, gt=0)   # an upload waits this long for the worker, then is busy
-    subject_cache: int = Field(8, ge=1)           # calibrated subjects kept in memory
+    subject_cache: int = Field(8, ge=1)           # prepared subjects kept in memory
 
     # Retention: finished jobs and the photos no job uses any more.
     keep_days: float = Field(7.0, ge=0)                    # older ones are removed (0: kept forever)

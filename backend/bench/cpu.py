@@ -20,7 +20,7 @@ import numpy as np
 from backend.subject.calibration import calibrate
 from backend.subject.photo_io import decode_photo
 from backend.engines import Engines
-from backend.pipeline import (PipelineOptions, calibrate_subject, check_inputs, edit_photos, finish_expression,
+from backend.pipeline import (PipelineOptions, prepare_subject, check_inputs, edit_photos, finish_expression,
                               generate_expressions)
 from backend.geometry.piecewise_warp import border_anchors, warp_piecewise_affine
 
@@ -50,12 +50,12 @@ def bench_cpu(photo_bytes: bytes, photo_name: str, runs: int = 5) -> None:
     print(f"  calibration                      {calibration:8.3f} s   target {CALIBRATION_TARGET_S} s "
           f"({calibration / CALIBRATION_TARGET_S:.2f} of target)")
 
-    calibrated = calibrate_subject(photo_bytes, photo_name, engines)
+    prepared = prepare_subject(photo_bytes, photo_name, engines)
     for prompt in BENCH_PROMPTS:
         stage_times: dict[str, list[float]] = {}
         for _ in range(runs):
-            edited = edit_photos(calibrated.subject, [("bench", prompt)], engines.editor_for("warp"), engines)[0]
-            result = finish_expression(calibrated, edited, engines, PipelineOptions())
+            edited = edit_photos(prepared.subject, [("bench", prompt)], engines.editor_for("warp"), engines)[0]
+            result = finish_expression(prepared, edited, engines, PipelineOptions())
             for stage, seconds in result.data.timings.items():
                 stage_times.setdefault(stage, []).append(seconds)
         medians = {stage: statistics.median(times) for stage, times in stage_times.items()}
@@ -129,8 +129,8 @@ def cold_start(start: float, photo: str, prompt: str, out_dir: str) -> dict:
     """Engines.load, calibration and one prompt's expression; seconds from start until it is in the set."""
     engines = Engines.load()
     first = []
-    calibrated = calibrate_subject(Path(photo).read_bytes(), Path(photo).name, engines)
-    generate_expressions(calibrated, [prompt], out_dir, engines,
+    prepared = prepare_subject(Path(photo).read_bytes(), Path(photo).name, engines)
+    generate_expressions(prepared, [prompt], out_dir, engines,
                          on_expression=lambda *_: first.append(time.perf_counter()))
     return {"first_expression_s": first[0] - start, "load_s": engines.load_seconds}
 
@@ -146,7 +146,7 @@ def _median_time(function, runs: int) -> float:
 
 @dataclass
 class JobBenchmark:
-    """One job (calibrate_subject + generate_expressions) in this process; seconds, medians over `runs` after one
+    """One job (prepare_subject + generate_expressions) in this process; seconds, medians over `runs` after one
     warm-up run that is not counted."""
     photo: str
     prompts: list[str]
@@ -155,7 +155,7 @@ class JobBenchmark:
     """Engines.load (and the sentence model, if a prompt needed it), once per process."""
     warmup_s: float
     job_s: float
-    """The whole job: the photo decoded and calibrated, every expression made, the set written."""
+    """The whole job: the photo decoded and prepared, every expression made, the set written."""
     first_expression_s: float
     """From the start of the job until the first expression was in the (partial) set on disk."""
     job_runs_s: list[float]
@@ -172,8 +172,8 @@ def bench_job(photo_bytes: bytes, photo_name: str, prompts=JOB_PROMPTS, runs: in
         for run in range(runs + 1):  # run 0 warms up
             start = time.perf_counter()
             first = []
-            calibrated = calibrate_subject(photo_bytes, photo_name, engines)
-            generate_expressions(calibrated, prompts, Path(folder) / f"set-{run}", engines,
+            prepared = prepare_subject(photo_bytes, photo_name, engines)
+            generate_expressions(prepared, prompts, Path(folder) / f"set-{run}", engines,
                                  on_expression=lambda *_: first.append(time.perf_counter() - start))
             totals.append(time.perf_counter() - start)
             firsts.append(first[0])

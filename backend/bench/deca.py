@@ -51,7 +51,7 @@ def bench_deca(device: str | torch.device = "cpu", dtype: torch.dtype | str = to
         load_s = time.perf_counter() - start
         dense_reconstructor = DecaReconstructor(reconstructor.assets, reconstructor.networks,
                                                 DecaSettings(dense_mesh=True), device=device, dtype=dtype)
-    identity = reconstructor.calibrate(neutral, neutral_landmarks)
+    identity = reconstructor.encode_identity(neutral, neutral_landmarks)
     crop = deca_crop(edited, edited_landmarks)
     images = torch.as_tensor(crop.image).permute(2, 0, 1)[None].to(device=device, dtype=dtype)
 
@@ -60,7 +60,7 @@ def bench_deca(device: str | torch.device = "cpu", dtype: torch.dtype | str = to
             reconstructor.networks["E_flame"](images)
 
     measured = _median_times({
-        "calibrate": lambda: reconstructor.calibrate(neutral, neutral_landmarks),
+        "calibrate": lambda: reconstructor.encode_identity(neutral, neutral_landmarks),
         "e_flame": e_flame,
         "encode": lambda: reconstructor.encode(crop.image),
         "reconstruct": lambda: reconstructor.reconstruct(identity, edited, edited_landmarks),

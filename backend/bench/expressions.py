@@ -25,7 +25,7 @@ from addon.core.expression_set import read_expression_set
 from backend.subject.calibration import Subject, calibrate
 from backend.subject.photo_io import PHOTO_SUFFIXES, decode_photo
 from backend.engines import Engines
-from backend.pipeline import PipelineOptions, calibrate_subject, generate_expressions
+from backend.pipeline import PipelineOptions, prepare_subject, generate_expressions
 from backend.geometry.rigid_alignment import fit_similarity
 
 BASIC_PROMPTS = ("happy", "sad", "angry", "surprised", "afraid", "disgusted")
@@ -99,12 +99,12 @@ def bench_expressions(photos: list[LabelledPhoto], engines: Engines,
 def _score_neutral_photo(photo: LabelledPhoto, real: list[LabelledPhoto], engines: Engines,
                          prompts: tuple[str, ...], scores: dict[str, PromptScores]) -> None:
     photo_bytes = photo.path.read_bytes()
-    calibrated = calibrate_subject(photo_bytes, photo.path.name, engines)
-    subject = calibrated.subject
-    neutral_reads = calibrated.neutral.data.reads_as
+    prepared = prepare_subject(photo_bytes, photo.path.name, engines)
+    subject = prepared.subject
+    neutral_reads = prepared.neutral.data.reads_as
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
-        path = generate_expressions(calibrated, list(prompts), Path(folder) / "set", engines)
+        path = generate_expressions(prepared, list(prompts), Path(folder) / "set", engines)
         seconds = (time.perf_counter() - started) / len(prompts)
         expression_set = read_expression_set(path)
         base = expression_set.base_mesh.vertices[:len(subject.landmarks_px)]
@@ -149,10 +149,10 @@ def _face_widths(motion_m: np.ndarray, subject: Subject) -> np.ndarray:
 def _score_expressive_photo(photo: LabelledPhoto, engines: Engines) -> tuple[str, str, str, str]:
     """(photo, its expression, what it reads as, what its neutralised neutral reads as)."""
     photo_bytes = photo.path.read_bytes()
-    calibrated = calibrate_subject(photo_bytes, photo.path.name, engines, PipelineOptions())
-    subject = calibrated.subject
+    prepared = prepare_subject(photo_bytes, photo.path.name, engines, PipelineOptions())
+    subject = prepared.subject
     as_taken = engines.read_expression(subject.photo_crop, subject)
-    neutral = calibrated.neutral.data.reads_as
+    neutral = prepared.neutral.data.reads_as
     return photo.path.name, photo.expression, _top(as_taken), _top(neutral)
 
 

@@ -220,7 +220,7 @@ class DecaReconstructor:
         return DecaCodes.from_outputs(flame_outputs, detail)
 
     @torch.inference_mode()
-    def calibrate(self, photo: np.ndarray, landmarks_px: np.ndarray) -> DecaIdentity:
+    def encode_identity(self, photo: np.ndarray, landmarks_px: np.ndarray) -> DecaIdentity:
         """Reconstruct the neutral photo: (H,W,3) uint8 RGB with its (468,2|3) MediaPipe landmarks in pixels."""
         check_photo(photo, "the neutral photo")
         # 1. Crop and encode.

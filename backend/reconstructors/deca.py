@@ -30,8 +30,8 @@ class DecaPipelineReconstructor(Reconstructor):
     def settings(self) -> dict:
         return self.deca.settings()
 
-    def calibrate(self, subject: Subject) -> ReconstructionBase:
-        identity = self.deca.calibrate(subject.crop, subject.landmarks_px)
+    def reconstruct_neutral(self, subject: Subject) -> ReconstructionBase:
+        identity = self.deca.encode_identity(subject.crop, subject.landmarks_px)
         return ReconstructionBase(mesh=identity.mesh, texture=identity.texture,
                                   texture_region=self.deca.face_eye_mask > 0.5, state=identity)
 

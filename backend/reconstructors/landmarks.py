@@ -24,7 +24,7 @@ class LandmarkReconstructor(Reconstructor):
     def settings(self) -> dict:
         return {}
 
-    def calibrate(self, subject: Subject) -> ReconstructionBase:
+    def reconstruct_neutral(self, subject: Subject) -> ReconstructionBase:
         """The base is calibration's own: FaceMesh's topology, the crop (mouth patch painted) as texture."""
         return ReconstructionBase(mesh=subject.base_mesh, texture=paint_mouth_patch(subject.crop, subject.mouth_patch),
                                   texture_region=subject.face_region)

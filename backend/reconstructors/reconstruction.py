@@ -35,7 +35,7 @@ class Reconstructor(Protocol):
     def settings(self) -> dict:
         """What the manifest records of how it reconstructs."""
 
-    def calibrate(self, subject: "Subject") -> ReconstructionBase:
+    def reconstruct_neutral(self, subject: "Subject") -> ReconstructionBase:
         """Once per subject: the topology and base texture every expression shares (identity locked here)."""
 
     def reconstruct(self, subject: "Subject", base: ReconstructionBase, edited: np.ndarray, source: str,

@@ -41,7 +41,7 @@ def now() -> str:
 
 
 @dataclass
-class SubjectRow:
+class StoredSubject:
     subject_id: str
     photo_file: str
     info: dict
@@ -49,7 +49,7 @@ class SubjectRow:
 
 
 @dataclass
-class JobRow:
+class StoredJob:
     job_id: str
     subject_id: str
     status: str
@@ -89,23 +89,23 @@ class JobStore:
 
     # Subjects
 
-    def add_subject(self, row: SubjectRow) -> None:
+    def add_subject(self, row: StoredSubject) -> None:
         with self._lock:
             self._db.execute("INSERT OR IGNORE INTO subjects VALUES (?, ?, ?, ?)",
                              (row.subject_id, row.photo_file, json.dumps(row.info), row.created))
 
-    def subject(self, subject_id: str) -> SubjectRow | None:
+    def subject(self, subject_id: str) -> StoredSubject | None:
         with self._lock:
             found = self._db.execute("SELECT subject_id, photo_file, info, created FROM subjects "
                                      "WHERE subject_id = ?", (subject_id,)).fetchone()
-        return None if found is None else SubjectRow(found[0], found[1], json.loads(found[2]), found[3])
+        return None if found is None else StoredSubject(found[0], found[1], json.loads(found[2]), found[3])
 
-    def subjects(self) -> list[SubjectRow]:
+    def subjects(self) -> list[StoredSubject]:
         """Every subject, oldest first."""
         with self._lock:
             found = self._db.execute("SELECT subject_id, photo_file, info, created FROM subjects "
                                      "ORDER BY created, subject_id").fetchall()
-        return [SubjectRow(row[0], row[1], json.loads(row[2]), row[3]) for row in found]
+        return [StoredSubject(row[0], row[1], json.loads(row[2]), row[3]) for row in found]
 
     def delete_subject(self, subject_id: str) -> None:
         """Remove a subject and every job of it (one transaction)."""
@@ -117,27 +117,27 @@ class JobStore:
 
     # Jobs
 
-    def add_job(self, row: JobRow) -> None:
+    def add_job(self, row: StoredJob) -> None:
         values = [getattr(row, name) for name in _JOB_COLUMNS]
         values = [json.dumps(value) if name in _JSON_COLUMNS else value for name, value in zip(_JOB_COLUMNS, values)]
         with self._lock:
             self._db.execute(f"INSERT INTO jobs ({', '.join(_JOB_COLUMNS)}) "
                              f"VALUES ({', '.join('?' * len(_JOB_COLUMNS))})", values)
 
-    def job(self, job_id: str) -> JobRow | None:
+    def job(self, job_id: str) -> StoredJob | None:
         with self._lock:
             found = self._db.execute(f"SELECT {', '.join(_JOB_COLUMNS)} FROM jobs WHERE job_id = ?",
                                      (job_id,)).fetchone()
         return None if found is None else _job_row(found)
 
-    def jobs(self, status: str) -> list[JobRow]:
+    def jobs(self, status: str) -> list[StoredJob]:
         """The jobs in one status, in submission order."""
         with self._lock:
             found = self._db.execute(f"SELECT {', '.join(_JOB_COLUMNS)} FROM jobs WHERE status = ? ORDER BY seq",
                                      (status,)).fetchall()
         return [_job_row(values) for values in found]
 
-    def jobs_of_subject(self, subject_id: str) -> list[JobRow]:
+    def jobs_of_subject(self, subject_id: str) -> list[StoredJob]:
         with self._lock:
             found = self._db.execute(f"SELECT {', '.join(_JOB_COLUMNS)} FROM jobs WHERE subject_id = ? ORDER BY seq",
                                      (subject_id,)).fetchall()
@@ -159,8 +159,8 @@ class JobStore:
                              [*values, job_id])
 
 
-def _job_row(values: tuple) -> JobRow:
+def _job_row(values: tuple) -> StoredJob:
     columns = dict(zip(_JOB_COLUMNS, values))
     for name in _JSON_COLUMNS:
         columns[name] = json.loads(columns[name])
-    return JobRow(**columns)
+    return StoredJob(**columns)

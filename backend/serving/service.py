@@ -41,11 +41,11 @@ from addon.core.prompt_grammar import prompt_expression_names
 from addon.core.protocol import (API_VERSION, ERROR_STATUS, FINISHED_STATUSES, Deleted, EngineInfo,
                                  EngineList, ExpressionProgress, Health, JobInfo, JobRequest, SubjectInfo)
 from backend.errors import InputImageError, NotAnImageError, PhotoTooLargeError, public_message
-from backend.serving.job_store import JobRow, JobStore, SubjectRow, now
+from backend.serving.job_store import StoredJob, JobStore, StoredSubject, now
 from backend.settings import Settings
 from backend.subject.photo_io import PHOTO_SUFFIXES, open_photo_header
 from backend.engines import EDITORS, RECONSTRUCTORS, Engines
-from backend.pipeline import (CalibratedSubject, JobCancelled, PipelineOptions, calibrate_subject, check_inputs,
+from backend.pipeline import (PreparedSubject, JobCancelled, PipelineOptions, prepare_subject, check_inputs,
                               generate_expressions)
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class Service:
         self._cancel_requested: set[str] = set()
         self._stopping = False
         self._worker: threading.Thread | None = None
-        self._calibrated: OrderedDict[tuple, CalibratedSubject] = OrderedDict()  # the worker's LRU cache
+        self._prepared: OrderedDict[tuple, PreparedSubject] = OrderedDict()  # the worker's LRU cache
         self._cache_lock = threading.Lock()  # the cache is also emptied by request threads (delete_subject)
         self._seconds_per_expression = 2.0  # running estimate, for Retry-After
         self._store: JobStore | None = None
@@ -244,7 +244,7 @@ class Service:
                                                 "photo again")
             job_id = uuid.uuid4().hex
             names = prompt_expression_names(request.prompts)
-            store.add_job(JobRow(
+            store.add_job(StoredJob(
                 job_id=job_id, subject_id=request.subject_id, status="queued", message="waiting in the queue",
                 request={"subject_id": request.subject_id, "prompts": list(request.prompts),
                          "editor": options.editor, "reconstructor": options.reconstructor,
@@ -340,7 +340,7 @@ class Service:
             raise ServiceError("internal", "the service is not started")
         return store
 
-    def _job(self, job_id) -> JobRow:
+    def _job(self, job_id) -> StoredJob:
         row = self._store_now().job(job_id) if isinstance(job_id, str) and JOB_ID.fullmatch(job_id) else None
         if row is None:
             raise ServiceError("not_found", f"no job '{job_id}' on this server (job ids come from creating a job)")
@@ -385,7 +385,7 @@ class Service:
     def _photo_path(self, subject) -> Path:
         return self.settings.data_dir / "subjects" / subject.subject_id / subject.photo_file
 
-    def _job_files(self, row: JobRow) -> tuple[Path, list[str]]:
+    def _job_files(self, row: StoredJob) -> tuple[Path, list[str]]:
         """The folder of a job's current set and the asset names in it (those its manifest stands for)."""
         job_dir = self._job_dir(row.job_id)
         if row.status == "queued":
@@ -516,39 +516,39 @@ class Service:
         if known is not None:
             return SubjectInfo(**known.info)
         try:
-            calibrated = self._calibrate(subject_id, photo_bytes, display_name, PipelineOptions())
+            prepared = self._prepare(subject_id, photo_bytes, display_name, PipelineOptions())
         except ServiceError:
             raise
         except InputImageError as error:
             raise ServiceError("bad_request", str(error)) from None
         except PromptFaceError as error:
             raise ServiceError("invalid", str(error)) from None
-        subject = calibrated.subject
+        subject = prepared.subject
         info = SubjectInfo(subject_id=subject_id, sha256=subject.sha256, size=list(subject.photo_size),
                            face_box=subject.face.box.as_list(), notes=list(subject.notes))
         folder = self.settings.data_dir / "subjects" / subject_id
         _private_folder(folder)
         photo_name = _stored_photo_name(display_name)
         _write_atomically(folder / photo_name, photo_bytes)
-        self._store.add_subject(SubjectRow(subject_id, photo_name, {f.name: getattr(info, f.name)
+        self._store.add_subject(StoredSubject(subject_id, photo_name, {f.name: getattr(info, f.name)
                                                                     for f in fields(info)}))
         return info
 
-    def _calibrate(self, subject_id: str, photo_bytes: bytes, photo_name: str,
-                   options: PipelineOptions) -> CalibratedSubject:
-        """Calibrate, or take the calibration from the cache (it depends on the subject and on the options that
-        shape the neutral and the photo as taken: all but the editor)."""
+    def _prepare(self, subject_id: str, photo_bytes: bytes, photo_name: str,
+                 options: PipelineOptions) -> PreparedSubject:
+        """The subject prepared for these options, from the cache or now (it depends on the subject and on the
+        options that shape the neutral and the photo as taken: all but the editor)."""
         key = (subject_id, replace(options, editor=""))  # everything but the editor shapes it
         with self._cache_lock:
-            if key in self._calibrated:
-                self._calibrated.move_to_end(key)
-                return self._calibrated[key]
-        calibrated = calibrate_subject(photo_bytes, photo_name, self._ready_engines(), options)
+            if key in self._prepared:
+                self._prepared.move_to_end(key)
+                return self._prepared[key]
+        prepared = prepare_subject(photo_bytes, photo_name, self._ready_engines(), options)
         with self._cache_lock:
-            self._calibrated[key] = calibrated
-            while len(self._calibrated) > self.settings.subject_cache:
-                self._calibrated.popitem(last=False)
-        return calibrated
+            self._prepared[key] = prepared
+            while len(self._prepared) > self.settings.subject_cache:
+                self._prepared.popitem(last=False)
+        return prepared
 
     def _run_job(self, job_id: str) -> None:
         row = self._store.job(job_id)
@@ -583,11 +583,11 @@ class Service:
                 photo_bytes = self._photo_path(subject).read_bytes()
             except FileNotFoundError:
                 raise PromptFaceError(_photo_gone(row.subject_id)) from None
-            calibrated = self._calibrate(row.subject_id, photo_bytes, subject.photo_file, options)
+            prepared = self._prepare(row.subject_id, photo_bytes, subject.photo_file, options)
             if between_expressions():
                 raise JobCancelled("cancelled")
             started = time.perf_counter()
-            generate_expressions(calibrated, request["prompts"], job_dir / "result", self._ready_engines(), options,
+            generate_expressions(prepared, request["prompts"], job_dir / "result", self._ready_engines(), options,
                                  progress=report, on_expression=expression_done,
                                  should_cancel=between_expressions, partial_dir=job_dir / "partial")
             self._learn_speed(time.perf_counter() - started, len(expressions))
@@ -638,8 +638,8 @@ class Service:
         _remove(self.settings.data_dir / "subjects" / subject_id)
         self._store.delete_subject(subject_id)
         with self._cache_lock:
-            for key in [key for key in self._calibrated if key[0] == subject_id]:
-                del self._calibrated[key]
+            for key in [key for key in self._prepared if key[0] == subject_id]:
+                del self._prepared[key]
         return len(jobs)
 
     def apply_retention(self) -> None:

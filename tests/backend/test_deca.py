@@ -32,7 +32,7 @@ def neutral():
 
 @pytest.fixture(scope="module")
 def identity(reconstructor, neutral):
-    return reconstructor.calibrate(*neutral)
+    return reconstructor.encode_identity(*neutral)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -250,7 +250,7 @@ def test_the_texture_samples_each_texels_projection(reconstructor):
     rows, columns = np.mgrid[0:PHOTO_SIZE, 0:PHOTO_SIZE]
     photo, landmarks = synthetic_face_photo(size=PHOTO_SIZE)
     coded = np.stack([columns, rows, np.full_like(rows, 40)], axis=-1).astype(np.uint8)
-    identity = reconstructor.calibrate(coded, landmarks)
+    identity = reconstructor.encode_identity(coded, landmarks)
     raster = reconstructor.uv_raster
     mask = face_eye_mask() > 0
     # Independently: the texel's 3D point, DECA's camera, the crop's pixel convention, back into the photo.
@@ -357,6 +357,6 @@ def test_bad_inputs_are_refused_by_name(reconstructor, identity, neutral):
     with pytest.raises(ValueError, match="the edited photo"):
         reconstructor.reconstruct(identity, neutral[0].astype(np.float32), neutral[1])
     with pytest.raises(ValueError, match="landmarks"):
-        reconstructor.calibrate(neutral[0], neutral[1][:100])
+        reconstructor.encode_identity(neutral[0], neutral[1][:100])
     with pytest.raises(ValueError, match="224"):
         reconstructor.encode(np.zeros((100, 100, 3), np.float32))

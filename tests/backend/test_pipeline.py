@@ -152,7 +152,7 @@ def test_redetection_path_recovers_the_direction_of_motion(engines, expression_s
     import cv2
     edited = cv2.cvtColor(cv2.imread(str(expression_set.expression("surprised").edited_path)), cv2.COLOR_BGR2RGB)
     reconstructor = engines.reconstructor_for("landmarks")
-    reconstruction = reconstructor.reconstruct(subject, reconstructor.calibrate(subject), edited)
+    reconstruction = reconstructor.reconstruct(subject, reconstructor.reconstruct_neutral(subject), edited)
     assert reconstruction.landmarks_source == "detected"
     moved = (reconstruction.vertices[:468] - subject.base_mesh.vertices[:468]) / FACE_WIDTH_M
     assert moved[CHIN, 1] < -0.02 and moved[BROWS, 1].mean() > 0.01
@@ -202,23 +202,23 @@ def test_an_existing_output_is_kept_unless_overwrite(engines, astronaut_png, tmp
 
 
 def test_a_calibrated_subject_serves_later_prompts_and_streams_each_expression(engines, astronaut_png, tmp_path):
-    from backend.pipeline import calibrate_subject, generate_expressions
-    calibrated = calibrate_subject(astronaut_png, "astronaut.png", engines)
+    from backend.pipeline import prepare_subject, generate_expressions
+    prepared = prepare_subject(astronaut_png, "astronaut.png", engines)
     seen = []
-    generate_expressions(calibrated, ["happy", "sad"], tmp_path / "one", engines,
+    generate_expressions(prepared, ["happy", "sad"], tmp_path / "one", engines,
                          on_expression=lambda result, index, total: seen.append((result.data.name, index, total)))
     assert seen == [("happy", 1, 2), ("sad", 2, 2)]
-    generate_expressions(calibrated, ["surprised"], tmp_path / "two", engines)
+    generate_expressions(prepared, ["surprised"], tmp_path / "two", engines)
     first, second = read_expression_set(tmp_path / "one"), read_expression_set(tmp_path / "two")
     np.testing.assert_array_equal(first.base_mesh.vertices, second.base_mesh.vertices)  # identity locked once
 
 
 def test_cancelling_between_expressions_writes_nothing(engines, astronaut_png, tmp_path):
-    from backend.pipeline import JobCancelled, calibrate_subject, generate_expressions
-    calibrated = calibrate_subject(astronaut_png, "astronaut.png", engines)
+    from backend.pipeline import JobCancelled, prepare_subject, generate_expressions
+    prepared = prepare_subject(astronaut_png, "astronaut.png", engines)
     done = []
     with pytest.raises(JobCancelled):
-        generate_expressions(calibrated, ["happy", "sad", "angry"], tmp_path / "set", engines,
+        generate_expressions(prepared, ["happy", "sad", "angry"], tmp_path / "set", engines,
                              on_expression=lambda result, index, total: done.append(index),
                              should_cancel=lambda: len(done) >= 1)
     assert done == [1] and list(tmp_path.iterdir()) == []
@@ -252,21 +252,21 @@ def test_a_greyscale_photo_stays_grey_through_every_step(engines, astronaut, tmp
 
 def test_grammar_prompts_never_load_the_sentence_model_and_free_text_loads_it_once(astronaut_png, tmp_path):
     from backend.engines import TEXT_MODEL_NOT_LOADED
-    from backend.pipeline import calibrate_subject, generate_expressions
+    from backend.pipeline import prepare_subject, generate_expressions
     engines = Engines.load()  # its own: the module's engines may have loaded the model already
     assert not engines.text_model_loaded and engines.text_model_status() == TEXT_MODEL_NOT_LOADED
-    calibrated = calibrate_subject(astronaut_png, "astronaut.png", engines)
+    prepared = prepare_subject(astronaut_png, "astronaut.png", engines)
     grammar = ["happy", "70% happy + 30% surprised", "AU12:0.8"]
-    generate_expressions(calibrated, grammar, tmp_path / "grammar", engines)
+    generate_expressions(prepared, grammar, tmp_path / "grammar", engines)
     assert read_expression_set(tmp_path / "grammar").names()[2:] == ["happy", "happy70_surprised30", "au12_80"]
     assert not engines.text_model_loaded and "text_model" not in engines.load_seconds
 
-    generate_expressions(calibrated, ["a delighted surprise"], tmp_path / "free", engines)
+    generate_expressions(prepared, ["a delighted surprise"], tmp_path / "free", engines)
     assert engines.text_model_loaded and engines.text_model_status() == "loaded"
     model, load_seconds = engines.text_model(), engines.load_seconds["text_model"]
     emotions = read_expression_set(tmp_path / "free").expression("a_delighted_surprise").record["weights"]
     assert {"happy", "surprised"} <= set(emotions)
-    generate_expressions(calibrated, ["a faint smile", "happy"], tmp_path / "again", engines)
+    generate_expressions(prepared, ["a faint smile", "happy"], tmp_path / "again", engines)
     assert engines.text_model() is model and engines.load_seconds["text_model"] == load_seconds  # not reloaded
 
 

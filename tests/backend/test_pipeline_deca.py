@@ -10,7 +10,7 @@ from addon.core.errors import PromptFaceError
 from addon.core.expression_set import read_expression_set
 from addon.core.png import read_png
 from backend.engines import Engines
-from backend.pipeline import PipelineOptions, calibrate_subject, generate_expressions
+from backend.pipeline import PipelineOptions, prepare_subject, generate_expressions
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +30,9 @@ def test_the_pipeline_writes_a_flame_expression_set_with_the_identity_locked(eng
 
     monkeypatch.setattr(deca, "reconstruct", recording)
     options = PipelineOptions(reconstructor="deca")
-    calibrated = calibrate_subject(astronaut_png, "astronaut.png", engines, options)
+    prepared = prepare_subject(astronaut_png, "astronaut.png", engines, options)
     prompts = ["calm", "happy", "AU26:1"]  # calm: no action units, so the neutral photo itself
-    path = generate_expressions(calibrated, prompts, tmp_path / "set", engines, options)
+    path = generate_expressions(prepared, prompts, tmp_path / "set", engines, options)
 
     expression_set = read_expression_set(path)
     base = expression_set.base_mesh
@@ -44,7 +44,7 @@ def test_the_pipeline_writes_a_flame_expression_set_with_the_identity_locked(eng
     np.testing.assert_allclose(vertices["neutral"], base.vertices, atol=1e-6)  # base.obj is text: 6 decimals
     # The identity lock: each expression keeps the neutral's shape, albedo, camera, light and global pose; only the
     # expression code and jaw come from the edited photo, and the set holds exactly those vertices.
-    identity = calibrated.base.state.codes
+    identity = prepared.base.state.codes
     assert len(reconstructed) == 4  # the photo as taken (her smile, removed from the neutral), then the prompts
     for name, result in zip(["as_photographed", "calm", "happy", "au26"], reconstructed):
         for code in ("shape", "tex", "cam", "light"):
@@ -93,8 +93,8 @@ def test_diffedit_and_deca_together(deca_folder, astronaut_png, tmp_path):
                                 dtype="float32")
     engines = Engines.load("diffedit", "deca", diffedit=settings, deca_folder=deca_folder)
     options = PipelineOptions(editor="diffedit", reconstructor="deca")
-    calibrated = calibrate_subject(astronaut_png, "astronaut.png", engines, options)
-    path = generate_expressions(calibrated, ["happy", "surprised"], tmp_path / "set", engines, options)
+    prepared = prepare_subject(astronaut_png, "astronaut.png", engines, options)
+    path = generate_expressions(prepared, ["happy", "surprised"], tmp_path / "set", engines, options)
     manifest = read_expression_set(path).manifest
     assert (manifest["engines"]["editor"]["name"], manifest["engines"]["reconstructor"]["name"]) == ("diffedit", "deca")
     assert [entry["metrics"]["landmarks_source"] for entry in manifest["expressions"][2:]] == ["neutral crop"] * 2
