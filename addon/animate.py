@@ -16,9 +16,10 @@ import bpy
 from .core.errors import PromptFaceError
 from .core.expression_set import read_expression_set
 from .core.prompt_grammar import AS_PHOTOGRAPHED_NAME, parse_prompt, prompt_expression_names
-from .core.schedule import parse_schedule
+from .core.schedule import DEFAULT_HOLD_S, DEFAULT_LEAD_IN_S, parse_schedule
 from .scene.build import build_face
 from .scene.face_object import SET_PATH_PROPERTY, face_prompts
+from .scene.face_textures import TEXTURE_FOLDER, pack_images, store_images_in
 from .scene.fbx_export import export_fbx
 from .render_frames import configure_cycles, render_frames
 from .scene.preview import encode_video, frame_face, preview_frames, render_contact_sheet
@@ -43,6 +44,7 @@ class AnimateRequest:
     preview_size: int = 256
     preview_fps: int = 10
     preview_samples: int = 16
+    pack_textures: bool = False          # pack the images into face.blend (default: //textures/, beside it)
     overwrite: bool = False
 
 
@@ -82,7 +84,8 @@ def planned_expressions(prompts: list[str], photo_expression: bool = True) -> di
 
 
 def default_schedule(names: list[str]) -> str:
-    return ", ".join(["neutral 0.5s", *(f"{name} 1s" for name in names), "neutral"])
+    return ", ".join([f"neutral {DEFAULT_LEAD_IN_S:g}s", *(f"{name} {DEFAULT_HOLD_S:g}s" for name in names),
+                      "neutral"])
 
 
 def animate(request: AnimateRequest, progress: Progress | None = None) -> AnimateResult:
@@ -118,6 +121,11 @@ def animate(request: AnimateRequest, progress: Progress | None = None) -> Animat
         configure_cycles(scene, request.preview_size, request.preview_samples)
         # The set moves with the folder, so the face records it relative to the .blend (Blender's // prefix).
         face[SET_PATH_PROPERTY] = "//expressions"
+        # The images are read from textures/ beside the .blend (saved as //textures/...), the folder face.fbx
+        # uses too, or packed into it: face.blend works wherever it goes with textures/, or alone when packed.
+        store_images_in(face, work / TEXTURE_FOLDER)
+        if request.pack_textures:
+            pack_images(face)
         blend_path = work / "face.blend"
         bpy.ops.wm.save_as_mainfile(filepath=str(blend_path), relative_remap=True, compress=True)
         seconds["scene"] = time.perf_counter() - start
@@ -127,7 +135,7 @@ def animate(request: AnimateRequest, progress: Progress | None = None) -> Animat
         fbx_path = export_fbx(face, work / "face.fbx")
         seconds["export"] = time.perf_counter() - start
         files = {"expression_set": out_dir / "expressions", "blend": out_dir / "face.blend",
-                 "fbx": out_dir / fbx_path.name}
+                 "fbx": out_dir / fbx_path.name, "textures": out_dir / TEXTURE_FOLDER}
         # 5. Preview: contact sheet of the expressions, timeline frames, video.
         if request.preview:
             start = time.perf_counter()

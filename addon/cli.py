@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     animate.add_argument("--preview-size", type=int, default=256)
     animate.add_argument("--preview-fps", type=int, default=10)
     animate.add_argument("--preview-samples", type=int, default=16)
+    animate.add_argument("--pack-textures", action="store_true",
+                         help="pack the textures into face.blend, so it works on its own (by default it reads them "
+                              "from textures/ beside it: move face.blend together with textures/)")
     animate.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     animate.set_defaults(run=_animate)
 
@@ -92,7 +95,8 @@ def _animate(args) -> int:
                              reconstructor=args.reconstructor, keep_photo_expression=args.keep_photo_expression,
                              preview=not args.no_preview,
                              preview_size=args.preview_size, preview_fps=args.preview_fps,
-                             preview_samples=args.preview_samples, overwrite=args.overwrite)
+                             preview_samples=args.preview_samples, pack_textures=args.pack_textures,
+                             overwrite=args.overwrite)
     result = animate(request, progress=_print_progress)
     print(f"wrote {result.out_dir}:")
     for kind, path in result.files.items():

@@ -1,4 +1,5 @@
-"""The add-on's preferences: which backend, how to reach it, default engines, timeouts."""
+"""The add-on's preferences: which backend, how to reach it, default engines, timeouts, the growing timeline
+and how long downloads are kept."""
 import bpy
 
 from .transports.connect import BackendSettings
@@ -7,6 +8,7 @@ from .transports.connect import BackendSettings
 # This module sits at the top of the package, so its own __package__ is that name.
 ADDON_PACKAGE = __package__
 _DEFAULTS = BackendSettings()
+DEFAULT_KEEP_DOWNLOADS_DAYS = 7
 
 
 class PromptFacePreferences(bpy.types.AddonPreferences):
@@ -44,6 +46,14 @@ class PromptFacePreferences(bpy.types.AddonPreferences):
     poll_interval_s: bpy.props.FloatProperty(name="Poll Interval", default=_DEFAULTS.poll_interval_s, min=0.05,
                                              max=60.0, unit="TIME_ABSOLUTE",
                                              description="Seconds between status requests while a job runs")
+    grow_timeline: bpy.props.BoolProperty(
+        name="Grow Timeline", default=True,
+        description="Append each expression that arrives to the face's timeline (held 1 s, then back to neutral), "
+                    "after the keys already there, which are left as they are")
+    keep_downloads_days: bpy.props.IntProperty(
+        name="Keep Downloads", default=DEFAULT_KEEP_DOWNLOADS_DAYS, min=0, max=3650,
+        description="Days a downloaded job folder that no face in the open file uses is kept before it is deleted "
+                    "(saving packs the downloaded textures a face uses into the .blend)")
 
     def draw(self, context):
         layout = self.layout
@@ -56,7 +66,8 @@ class PromptFacePreferences(bpy.types.AddonPreferences):
             for name in ("ssh_host", "ssh_port", "ssh_user", "ssh_key_file", "ssh_known_hosts", "ssh_command"):
                 layout.prop(self, name)
         layout.separator()
-        for name in ("editor", "reconstructor", "timeout_s", "poll_interval_s"):
+        for name in ("editor", "reconstructor", "timeout_s", "poll_interval_s", "grow_timeline",
+                     "keep_downloads_days"):
             layout.prop(self, name)
         if not bpy.app.online_access and self.backend != "LOCAL":
             layout.label(text="Online access is off: only a backend on this computer can be used", icon="INFO")
@@ -66,6 +77,17 @@ def preferences(context=None) -> PromptFacePreferences | None:
     """This add-on's preferences; None when it was registered without being enabled (plain register())."""
     addon = (context or bpy.context).preferences.addons.get(ADDON_PACKAGE)
     return addon.preferences if addon is not None else None
+
+
+def grow_timeline(context=None) -> bool:
+    """Whether arriving expressions are appended to the timeline (on when there are no preferences)."""
+    prefs = preferences(context)
+    return True if prefs is None else prefs.grow_timeline
+
+
+def keep_downloads_days(context=None) -> int:
+    prefs = preferences(context)
+    return DEFAULT_KEEP_DOWNLOADS_DAYS if prefs is None else prefs.keep_downloads_days
 
 
 def backend_settings(context=None) -> BackendSettings:

@@ -18,6 +18,11 @@ from dataclasses import dataclass
 from ..core.errors import ScheduleError
 
 DEFAULT_TRANSITION_S = 0.3
+DEFAULT_HOLD_S = 1.0
+"""How long a default schedule holds each expression (`promptface animate` without --schedule, the panel's
+growing timeline)."""
+DEFAULT_LEAD_IN_S = 0.5
+"""How long a default schedule holds the neutral before the first expression."""
 
 _NUMBER = r"-?(?:\d+(?:\.\d*)?|\.\d+)"
 _DURATION = re.compile(rf"(?P<number>{_NUMBER})(?P<unit>ms|s)")

@@ -2,12 +2,16 @@
 
 Only this module touches Blender data for a running task, and only on the main thread: from a `bpy.app.timers`
 function in a Blender session, or from `run_until_idle()` / `run_until()` where no timers run (Blender as a module,
-tests, scripts). The first expression-set update builds the face; each later one adds the new expressions as shape
-keys and joins their textures to the blend.
+tests, scripts). The first expression-set update builds the face with the neutral; each expression that arrives is
+then added as a shape key, joins its texture to the blend and, while the Grow Timeline preference is on, is appended
+to the timeline (addon.scene.timeline.append_arrival). Each of these is one undo step.
+
+Downloaded jobs (job_cache.py): job folders no open face uses are cleaned when Generate starts and after a file is
+loaded; saving packs the textures a face reads from a job folder into the .blend.
 """
+import dataclasses
 import logging
 import queue
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,13 +20,14 @@ from typing import Callable
 import bpy
 
 from ..core.errors import PromptFaceError
-from ..core.expression_set import read_expression_set
-from ..preferences import ADDON_PACKAGE
+from ..core.expression_set import Expression, ExpressionSet, read_expression_set
+from ..preferences import grow_timeline
 from ..scene.build import build_face
 from ..scene.face_object import NEUTRAL_NAME, add_shape_key, expression_keys, record_set_properties
 from ..scene.texture_blend_nodes import add_expression_to_material, face_material_name
+from ..scene.timeline import FPS_PROPERTY, append_arrival
 from ..transports.connect import BackendSettings, open_backend
-from . import worker
+from . import job_cache, worker
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +48,10 @@ class Session:
     task: worker.Task
     scene_name: str
     face_name: str | None = None
+    job_folder: Path | None = None
+    """The local mirror of the running job's expression set."""
+    applied: set[str] = field(default_factory=set)
+    """Expressions already put on the face (one the user then undid is not put back)."""
     arrivals: list[Arrival] = field(default_factory=list)
     outcome: worker.Finished | worker.Failed | None = None
 
@@ -76,6 +85,8 @@ def cancel() -> bool:
 
 
 def start_generate(settings: BackendSettings, request: worker.GenerateRequest, scene: bpy.types.Scene) -> Session:
+    if _current is None:
+        job_cache.clean_job_cache(request.cache_root)
     return _start(worker.Task("generate", lambda task: worker.generate(task, lambda: open_backend(settings),
                                                                         request)), scene)
 
@@ -83,13 +94,6 @@ def start_generate(settings: BackendSettings, request: worker.GenerateRequest, s
 def start_connection_check(settings: BackendSettings, scene: bpy.types.Scene) -> Session:
     return _start(worker.Task("connect", lambda task: worker.check_connection(task, lambda: open_backend(settings),
                                                                                settings.address())), scene)
-
-
-def cache_root() -> Path:
-    """Where downloaded jobs go: the extension's user folder, or a temporary folder outside an extension."""
-    if ADDON_PACKAGE.startswith("bl_ext."):
-        return Path(bpy.utils.extension_path_user(ADDON_PACKAGE, path="jobs", create=True))
-    return Path(tempfile.gettempdir()) / "promptface-jobs"
 
 
 def _start(task: worker.Task, scene: bpy.types.Scene) -> Session:
@@ -188,6 +192,7 @@ def _apply(session: Session, event) -> None:
         _remember_engines(event.engines)
     elif isinstance(event, worker.JobStarted):
         state.job_id = event.job_id
+        session.job_folder = event.folder
     elif isinstance(event, worker.SetUpdated):
         try:
             _apply_set(session, event)
@@ -203,24 +208,89 @@ def _apply(session: Session, event) -> None:
 def _apply_set(session: Session, event: worker.SetUpdated) -> None:
     expression_set = read_expression_set(event.folder)
     face = bpy.data.objects.get(session.face_name) if session.face_name else None
-    if face is None:  # first update (or the face was deleted meanwhile): build it from everything there is
-        face = build_face(expression_set, name=FACE_NAME)
+    if face is None:  # first update (or the face was deleted meanwhile): build it with the neutral
+        face = build_face(_neutral_only(expression_set), name=FACE_NAME)
         session.face_name = face.name
-        added = [name for name in expression_set.names() if name != NEUTRAL_NAME]
+        session.applied.clear()
         _make_active(face)
-    else:
-        material = bpy.data.materials.get(face_material_name(face))
-        present = {key.name for key in expression_keys(face)}
-        added = []
-        for expression in expression_set.expressions:
-            if expression.name == NEUTRAL_NAME or expression.name in present:
-                continue
-            add_shape_key(face, expression.name, expression.vertices)
-            add_expression_to_material(face, material, expression)
+        _undo_push(f"PromptFace: neutral face '{face.name}'")
+    present = {key.name for key in expression_keys(face)} | session.applied
+    added = []
+    for expression in expression_set.expressions:
+        if expression.name != NEUTRAL_NAME and expression.name not in present:
+            _add_expression(session, face, expression_set, expression)
             added.append(expression.name)
-        record_set_properties(face, expression_set)
     session.arrivals.append(Arrival(time.monotonic(), added, list(event.pending)))
     _state(session).face_name = face.name
+
+
+def _neutral_only(expression_set: ExpressionSet) -> ExpressionSet:
+    neutral = [expression for expression in expression_set.expressions if expression.name == NEUTRAL_NAME]
+    return dataclasses.replace(expression_set, expressions=neutral)
+
+
+def _add_expression(session: Session, face: bpy.types.Object, expression_set: ExpressionSet,
+                    expression: Expression) -> None:
+    """One arriving expression: shape key, texture in the blend, the face's records and the timeline; one undo
+    step."""
+    add_shape_key(face, expression.name, expression.vertices)
+    add_expression_to_material(face, bpy.data.materials[face_material_name(face)], expression)
+    record_set_properties(face, expression_set)
+    session.applied.add(expression.name)
+    if grow_timeline():
+        _grow_timeline(session, face, expression.name)
+    _undo_push(f"PromptFace: add '{expression.name}'")
+
+
+def _grow_timeline(session: Session, face: bpy.types.Object, name: str) -> None:
+    fps = face.get(FPS_PROPERTY) or _state(session).fps
+    try:
+        append_arrival(face, name, fps)
+    except (PromptFaceError, ValueError) as error:  # the expression stays on the face; only the timeline lacks it
+        _report("WARNING", f"PromptFace: '{name}' was not added to the timeline: {error}")
+
+
+def _undo_push(message: str) -> None:
+    """Make what was just applied one undo step, where the context has an undo stack (not in every timer)."""
+    try:
+        if bpy.ops.ed.undo_push.poll():
+            bpy.ops.ed.undo_push(message=message)
+    except RuntimeError as error:
+        log.debug("no undo step for %r: %s", message, error)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Downloaded jobs
+
+
+def _running_job_folders() -> list[Path]:
+    return [_current.job_folder] if _current is not None and _current.job_folder is not None else []
+
+
+@bpy.app.handlers.persistent
+def _clean_downloads_after_load(filepath, *_):
+    job_cache.clean_job_cache(also_in_use=_running_job_folders())
+
+
+@bpy.app.handlers.persistent
+def _pack_downloads_before_save(filepath, *_):
+    job_cache.pack_downloaded_images()
+
+
+_FILE_HANDLERS = ((bpy.app.handlers.load_post, _clean_downloads_after_load),
+                  (bpy.app.handlers.save_pre, _pack_downloads_before_save))
+
+
+def add_file_handlers() -> None:
+    for handlers, handler in _FILE_HANDLERS:
+        if handler not in handlers:
+            handlers.append(handler)
+
+
+def remove_file_handlers() -> None:
+    for handlers, handler in _FILE_HANDLERS:
+        if handler in handlers:
+            handlers.remove(handler)
 
 
 def _end(session: Session, outcome) -> None:

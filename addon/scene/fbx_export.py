@@ -1,9 +1,11 @@
-"""The face as an FBX for Unity, with the expression set's PNGs beside it.
+"""The face as an FBX for Unity, with its textures and masks beside it.
 
 The FBX holds one mesh whose blendshape channels are named exactly as the shape keys, their animation baked on every
 frame as DeformPercent curves (0-100), and smoothing groups so Unity imports blendshape normals. Blender's exporter
 keeps a texture only when an Image Texture feeds Base Color directly (a node-mixed material exports none), so the
-expression set's textures and masks are copied into a folder of their own for the Unity side to bind.
+face's textures and masks are written into a folder of their own for the Unity side to bind. They come from the
+images of the face's blend material (packed or found from the .blend; addon.scene.face_textures), so a .blend that
+was moved with its textures/ folder exports without the expression set it was built from.
 
 The FBX appears complete or not at all: Blender writes it into a hidden folder beside the target, then it is renamed
 into place.
@@ -20,13 +22,12 @@ import bpy
 
 from ..core.coordinates import UNITY_FBX_AXES
 from ..core.errors import PromptFaceError
-from ..core.expression_set import BASE_TEXTURE_FILE, ExpressionSet, expression_file_names, read_expression_set
-from ..scene.face_object import SET_PATH_PROPERTY, expression_keys
+from ..core.expression_set import ExpressionSet
+from .face_object import expression_keys
+from .face_textures import (TEXTURE_FOLDER, TextureSource, TextureSources, texture_file, texture_sources,
+                            write_texture)
 
 log = logging.getLogger(__name__)
-
-TEXTURE_FOLDER = "textures"
-"""The default texture folder, beside the FBX."""
 
 
 def unity_fbx_options() -> dict:
@@ -51,30 +52,29 @@ def unity_fbx_options() -> dict:
 
 def export_fbx(face: bpy.types.Object, path: str | PathLike, texture_dir: str | PathLike | None = None,
                expression_set: ExpressionSet | None = None) -> Path:
-    """Write `face` alone to the FBX file `path` and the expression set's PNGs to `texture_dir`; returns the FBX path.
+    """Write `face` alone to the FBX file `path` and its textures to `texture_dir`; returns the FBX path.
 
     texture_dir defaults to a `textures/` folder beside the FBX; it receives base_texture.png and, for every shape
-    key that is an expression of the set, NAME.texture.png and NAME.mask.png. The set is `expression_set` or, when
-    None, the one recorded on the face when it was built. Selection and the active object are restored afterwards.
-    Raises PromptFaceError for a face that cannot be exported; an existing file at `path` is then left untouched.
+    key with a texture, NAME.texture.png and NAME.mask.png. They come from `expression_set` when given, else from
+    the face's blend material (addon.scene.face_textures.texture_sources). Selection and the active object are
+    restored afterwards. Raises PromptFaceError for a face that cannot be exported; an existing file at `path` is
+    then left untouched.
     """
-    # 1. Check everything before writing anything.
     path = Path(path)
     check_exportable(face, path)
+    with texture_sources(face, expression_set) as sources:
+        return write_fbx(face, path, sources, texture_dir)
+
+
+def write_fbx(face: bpy.types.Object, path: Path, sources: TextureSources,
+              texture_dir: str | PathLike | None = None) -> Path:
+    """export_fbx once the face is checked and its textures found."""
     texture_dir = path.parent / TEXTURE_FOLDER if texture_dir is None else Path(texture_dir)
-    owned_set = expression_set is None
-    if owned_set:
-        expression_set = recorded_expression_set(face)
-    try:
-        textures = _texture_files(expression_set, [key.name for key in expression_keys(face)])
-        # 2. Textures first, so that a finished FBX always has its textures.
-        texture_dir.mkdir(parents=True, exist_ok=True)
-        for name, source in textures.items():
-            _copy_atomically(source, texture_dir / name)
-    finally:
-        if owned_set:
-            expression_set.close()
-    # 3. The FBX, written by Blender in a hidden folder beside the target, then renamed into place.
+    # 1. Textures first, so that a finished FBX always has its textures.
+    texture_dir.mkdir(parents=True, exist_ok=True)
+    for name, source in sources.files.items():
+        _write_texture_atomically(source, texture_dir / name)
+    # 2. The FBX, written by Blender in a hidden folder beside the target, then renamed into place.
     staging = path.parent / f".{path.name}.partial-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
@@ -110,39 +110,11 @@ def check_exportable(face: bpy.types.Object, path: Path) -> None:
         raise PromptFaceError(f"Cannot export to {path}: it is a folder")
 
 
-def recorded_expression_set(face: bpy.types.Object) -> ExpressionSet:
-    """The expression set the face records it was built from; a path starting with // is relative to the .blend."""
-    root = face.get(SET_PATH_PROPERTY)
-    if not root:
-        raise PromptFaceError(f"Cannot export the textures of '{face.name}': it does not record the expression set "
-                              f"it was built from (custom property '{SET_PATH_PROPERTY}'); pass the set explicitly")
-    return read_expression_set(bpy.path.abspath(root))
-
-
-def textured_keys(expression_set: ExpressionSet, key_names: list[str]) -> list[str]:
-    """The shape keys, in order, that are expressions of the set, so have a texture and a mask to export."""
-    known = set(expression_set.names())
-    return [name for name in key_names if name in known]
-
-
-def _texture_files(expression_set: ExpressionSet, key_names: list[str]) -> dict[str, Path]:
-    """File name in the texture folder -> source PNG: the base texture, then texture and mask per shape key."""
-    files = {BASE_TEXTURE_FILE: expression_set.base_texture_path}
-    textured = textured_keys(expression_set, key_names)
-    for name in key_names:
-        if name not in textured:
-            log.warning("Shape key '%s' is not an expression of %s; it is exported without texture or mask",
-                        name, expression_set.root)
-    for name in textured:
-        expression = expression_set.expression(name)
-        names = expression_file_names(name)
-        files[names["texture"]] = expression.texture_path
-        files[names["mask"]] = expression.mask_path
-    return files
-
-
-def _copy_atomically(source: Path, destination: Path) -> None:
-    replace_atomically(destination, lambda partial: shutil.copyfile(source, partial))
+def _write_texture_atomically(source: TextureSource, destination: Path) -> None:
+    source_file = texture_file(source)
+    if source_file is not None and destination.exists() and source_file.resolve() == destination.resolve():
+        return  # the face already reads its texture from here (a .blend saved beside its textures/ folder)
+    replace_atomically(destination, lambda partial: write_texture(source, partial))
 
 
 def replace_atomically(destination: Path, write: Callable[[Path], object]) -> None:

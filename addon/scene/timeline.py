@@ -15,6 +15,10 @@ Appending: a schedule applied to a face that already has a timeline continues fr
 entry transitions from that end state. A shape key that has no keys yet is first keyed 0 at every existing key
 frame, so it is at rest before the append point.
 
+Growing (the panel's live loop): each expression that arrives is appended the same way by ``append_arrival`` as
+``NAME 1s, neutral`` with the default transition (a timeline that does not exist yet starts with ``neutral 0.5s``),
+after the latest key on any shape key, wherever the user has moved the keys; keys already there are never changed.
+
 The schedule text(s) and fps are kept on the face (SCHEDULE_PROPERTY, FPS_PROPERTY) for export and sidecars.
 """
 import math
@@ -25,7 +29,9 @@ from numbers import Integral
 import bpy
 
 from ..core.errors import ScheduleError
-from ..core.schedule import DEFAULT_TRANSITION_S, Key, ScheduleEntry, format_schedule, schedule_keys
+from ..core.prompt_grammar import NEUTRAL_NAME
+from ..core.schedule import (DEFAULT_HOLD_S, DEFAULT_LEAD_IN_S, DEFAULT_TRANSITION_S, Key, ScheduleEntry,
+                             format_schedule, schedule_keys)
 from ..core.schedule_targets import missing_targets, resolve_target  # noqa: F401  (missing_targets: re-exported)
 from ..scene.face_object import expression_keys
 
@@ -70,39 +76,98 @@ def apply_schedule(
     entries = list(entries)
     _check_fps(fps)
     fps = int(fps)
-    blocks = _expression_blocks(face)
-    fcurves = shape_key_fcurves(face.data.shape_keys)
-    existing_frames = sorted({int(point.co.x) for fcurve in fcurves.values() for point in fcurve.keyframe_points})
-    appending = bool(existing_frames)
-    if appending:
-        _check_timeline_fps(face, fps)
-    start_s = _start_seconds(start_s, existing_frames, fps)
+    timeline = _face_timeline(face, fps)
+    appending = bool(timeline.frames)
+    start_s = _start_seconds(start_s, timeline.frames, fps)
 
     # 2. Keys, relative to the start; an appended schedule's first key comes after its first transition.
     if expressions is None:
-        expressions = {block.name: block.name for block in blocks}
+        expressions = {name: name for name in timeline.names}
     relative = schedule_keys(entries, lambda target: resolve_target(target, expressions), default_transition_s,
                              continues=appending)
-    _check_names_are_shape_keys(relative, blocks)
-    names = [block.name for block in blocks]
-    keys = [Key(round(start_s + key.time_s, 6), {name: key.weights.get(name, 0.0) for name in names})
-            for key in relative]
-    if appending and _frame(start_s, fps) > existing_frames[-1]:
-        keys.insert(0, Key(round(start_s, 6), _end_state(blocks, fcurves, existing_frames[-1])))
-    frames = [_frame(key.time_s, fps) for key in keys]
-    _check_frames_increase(keys, frames, existing_frames[-1] if appending else None, fps)
+    _check_names_are_shape_keys(relative, timeline.names)
+    keys = _keys_from(start_s, relative, timeline.names)
+    if appending and _frame(start_s, fps) > timeline.frames[-1]:
+        keys.insert(0, Key(round(start_s, 6), _end_state(timeline, timeline.frames[-1])))
+    return _key_timeline(face, timeline, keys, entries, fps, default_transition_s)
 
-    # 3. Keyframes: new shape keys at rest over the existing timeline first, then the schedule's keys.
-    for block in blocks:
-        fcurve = fcurves.get(block.name)
+
+def arrival_entries(name: str, has_timeline: bool, hold_s: float = DEFAULT_HOLD_S) -> list[ScheduleEntry]:
+    """The schedule that shows one newly arrived expression: held, then back to neutral; a timeline that does not
+    exist yet first holds the neutral."""
+    lead_in = [] if has_timeline else [ScheduleEntry(NEUTRAL_NAME, DEFAULT_LEAD_IN_S, None)]
+    return [*lead_in, ScheduleEntry(name, hold_s, None), ScheduleEntry(NEUTRAL_NAME, 0.0, None)]
+
+
+def arrival_keys(existing_frames: Sequence[int], name: str, shape_key_names: Sequence[str], fps: int,
+                 hold_s: float = DEFAULT_HOLD_S, transition_s: float = DEFAULT_TRANSITION_S) -> list[Key]:
+    """The keys that append expression ``name`` after a timeline whose keys are on ``existing_frames`` (empty: no
+    timeline yet), in seconds from the timeline start, each with every shape key's weight: arrival_entries keyed
+    with the default transition, starting at the latest existing key."""
+    has_timeline = bool(existing_frames)
+    relative = schedule_keys(arrival_entries(name, has_timeline, hold_s),
+                             lambda target: {name: 1.0} if target == name else {}, transition_s,
+                             continues=has_timeline)
+    return _keys_from(_end_seconds(existing_frames, fps), relative, shape_key_names)
+
+
+def append_arrival(face: bpy.types.Object, name: str, fps: int, hold_s: float = DEFAULT_HOLD_S,
+                   transition_s: float = DEFAULT_TRANSITION_S) -> TimelineResult:
+    """Append the shape key ``name`` to the face's timeline (arrival_keys), leaving every existing key as it is."""
+    _check_fps(fps)
+    fps = int(fps)
+    timeline = _face_timeline(face, fps)
+    if name not in timeline.names:
+        raise ValueError(f"'{face.name}' has no shape key '{name}' to put on the timeline")
+    keys = arrival_keys(timeline.frames, name, timeline.names, fps, hold_s, transition_s)
+    entries = arrival_entries(name, bool(timeline.frames), hold_s)
+    return _key_timeline(face, timeline, keys, entries, fps, transition_s)
+
+
+@dataclass
+class _Timeline:
+    """A face's expression shape keys and the keyframes already on them."""
+
+    blocks: list[bpy.types.ShapeKey]
+    fcurves: dict[str, bpy.types.FCurve]
+    frames: list[int]
+    """Every frame that has a key on any shape key, ascending."""
+
+    @property
+    def names(self) -> list[str]:
+        return [block.name for block in self.blocks]
+
+
+def _face_timeline(face: bpy.types.Object, fps: int) -> _Timeline:
+    blocks = _expression_blocks(face)
+    fcurves = shape_key_fcurves(face.data.shape_keys)
+    frames = sorted({int(point.co.x) for fcurve in fcurves.values() for point in fcurve.keyframe_points})
+    if frames:
+        _check_timeline_fps(face, fps)
+    return _Timeline(blocks, fcurves, frames)
+
+
+def _keys_from(start_s: float, relative: list[Key], names: Sequence[str]) -> list[Key]:
+    """Keys ``start_s`` later, weighing every shape key (0 for those the schedule does not name)."""
+    return [Key(round(start_s + key.time_s, 6), {name: key.weights.get(name, 0.0) for name in names})
+            for key in relative]
+
+
+def _key_timeline(face: bpy.types.Object, timeline: _Timeline, keys: list[Key], entries: list[ScheduleEntry],
+                  fps: int, default_transition_s: float) -> TimelineResult:
+    """Insert ``keys`` after the existing timeline, then set the scene's range and record the schedule."""
+    appending = bool(timeline.frames)
+    frames = [_frame(key.time_s, fps) for key in keys]
+    _check_frames_increase(keys, frames, timeline.frames[-1] if appending else None, fps)
+    # New shape keys at rest over the existing timeline first, then the new keys.
+    for block in timeline.blocks:
+        fcurve = timeline.fcurves.get(block.name)
         if fcurve is None and appending:
-            fcurve = _new_fcurve(block, existing_frames[0])
-            _insert_keys(fcurve, existing_frames, [0.0] * len(existing_frames))
+            fcurve = _new_fcurve(block, timeline.frames[0])
+            _insert_keys(fcurve, timeline.frames, [0.0] * len(timeline.frames))
         elif fcurve is None:
             fcurve = _new_fcurve(block, frames[0])
         _insert_keys(fcurve, frames, [key.weights[block.name] for key in keys])
-
-    # 4. Scene range and fps, and what was scheduled, on the face.
     _set_scene_timing(bpy.context.scene, fps, frames[-1])
     _record_schedule(face, entries, fps, default_transition_s, appending)
     return TimelineResult(keys=keys, frames=frames, first_frame=frames[0], last_frame=frames[-1], fps=fps)
@@ -155,8 +220,12 @@ def _check_timeline_fps(face: bpy.types.Object, fps: int) -> None:
         )
 
 
+def _end_seconds(existing_frames: Sequence[int], fps: int) -> float:
+    return (existing_frames[-1] - FRAME_START) / fps if existing_frames else 0.0
+
+
 def _start_seconds(start_s: float | None, existing_frames: list[int], fps: int) -> float:
-    end_s = (existing_frames[-1] - FRAME_START) / fps if existing_frames else 0.0
+    end_s = _end_seconds(existing_frames, fps)
     if start_s is None:
         return end_s
     if start_s < 0.0:
@@ -169,8 +238,8 @@ def _start_seconds(start_s: float | None, existing_frames: list[int], fps: int) 
     return start_s
 
 
-def _check_names_are_shape_keys(keys: list[Key], blocks: list[bpy.types.ShapeKey]) -> None:
-    have = {block.name for block in blocks}
+def _check_names_are_shape_keys(keys: list[Key], names: list[str]) -> None:
+    have = set(names)
     unknown = [name for name in keys[0].weights if name not in have]
     if unknown:
         raise ScheduleError(
@@ -234,8 +303,9 @@ def _insert_keys(fcurve: bpy.types.FCurve, frames: list[int], values: list[float
         point.handle_right = (frame + right / 3.0, value)
 
 
-def _end_state(blocks: list[bpy.types.ShapeKey], fcurves: dict[str, bpy.types.FCurve], frame: int) -> dict:
-    return {block.name: fcurves[block.name].evaluate(frame) if block.name in fcurves else 0.0 for block in blocks}
+def _end_state(timeline: _Timeline, frame: int) -> dict:
+    return {name: timeline.fcurves[name].evaluate(frame) if name in timeline.fcurves else 0.0
+            for name in timeline.names}
 
 
 # --- scene and record ---------------------------------------------------------------------------

@@ -21,9 +21,9 @@ from ..core.texture_blend import DEFAULT_EDGE_HIGH, DEFAULT_EDGE_LOW
 from ..core.unity_sidecar import (MAX_UNITY_EXPRESSIONS, SidecarExpression, SidecarTimeline, UnitySidecar,
                                   sidecar_json, sidecar_name)
 from ..render_frames import open_blend_file
-from .face_object import SET_PATH_PROPERTY, expression_keys
-from .fbx_export import (TEXTURE_FOLDER, check_exportable, export_fbx, recorded_expression_set, replace_atomically,
-                         textured_keys)
+from .face_object import SET_PATH_PROPERTY
+from .face_textures import TEXTURE_FOLDER, TextureSources, texture_sources
+from .fbx_export import check_exportable, replace_atomically, write_fbx
 from .texture_blend_nodes import BLEND_NODE_NAME, EDGE_HIGH_SOCKET, EDGE_LOW_SOCKET
 
 log = logging.getLogger(__name__)
@@ -46,9 +46,10 @@ def export_unity(face: bpy.types.Object, out_dir: str | PathLike, fbx_name: str 
                  expression_set: ExpressionSet | None = None) -> UnityExport:
     """Write `face` for Unity into `out_dir` (created if missing): FBX, textures/, sidecar.
 
-    The set is `expression_set` or, when None, the one recorded on the face. Raises PromptFaceError before any file
-    is written when the face cannot be exported, has more expressions than the Unity shader blends, or its blend
-    edges are not increasing.
+    The textures come from `expression_set` when given, else from the face's blend material (packed images, or
+    files found from the .blend). Raises PromptFaceError before any file is written when the face cannot be
+    exported, an image is missing, the face has more expressions than the Unity shader blends, or its blend edges
+    are not increasing.
     """
     # 1. Check everything before writing anything but the folder.
     out_dir = Path(out_dir)
@@ -57,17 +58,11 @@ def export_unity(face: bpy.types.Object, out_dir: str | PathLike, fbx_name: str 
     out_dir.mkdir(parents=True, exist_ok=True)
     check_exportable(face, out_dir / fbx_name)
     sidecar_file = out_dir / sidecar_name(fbx_name)
-    owned_set = expression_set is None
-    if owned_set:
-        expression_set = recorded_expression_set(face)
-    try:
-        sidecar = unity_sidecar(face, expression_set, fbx_name)
+    with texture_sources(face, expression_set) as sources:
+        sidecar = unity_sidecar(face, sources, fbx_name)
         text = sidecar_json(sidecar)
         # 2. FBX and textures, then the sidecar that marks the folder complete.
-        fbx = export_fbx(face, out_dir / fbx_name, expression_set=expression_set)
-    finally:
-        if owned_set:
-            expression_set.close()
+        fbx = write_fbx(face, out_dir / fbx_name, sources)
     replace_atomically(sidecar_file, lambda partial: partial.write_text(text, encoding="utf-8"))
     names = [expression.blendshape for expression in sidecar.expressions]
     log.info("Exported %s for Unity: %s", out_dir, ", ".join(names) or "no textured expressions")
@@ -96,9 +91,9 @@ def scene_face(scene: bpy.types.Scene, face_name: str | None = None) -> bpy.type
     return faces[0]
 
 
-def unity_sidecar(face: bpy.types.Object, expression_set: ExpressionSet, fbx_name: str) -> UnitySidecar:
+def unity_sidecar(face: bpy.types.Object, sources: TextureSources, fbx_name: str) -> UnitySidecar:
     """The sidecar for `face` exported as `fbx_name`: its textured expressions, blend edges and the scene's timeline."""
-    names = textured_keys(expression_set, [key.name for key in expression_keys(face)])
+    names = sources.expressions
     if len(names) > MAX_UNITY_EXPRESSIONS:
         raise PromptFaceError(f"Cannot export '{face.name}' for Unity: the PromptFace Unity shader blends at most "
                               f"{MAX_UNITY_EXPRESSIONS} expressions and the face has {len(names)}; remove shape keys "
@@ -107,9 +102,9 @@ def unity_sidecar(face: bpy.types.Object, expression_set: ExpressionSet, fbx_nam
     if not edge_low < edge_high:
         raise PromptFaceError(f"Cannot export '{face.name}' for Unity: its texture blend's Edge Low ({edge_low:g}) "
                               f"must be below its Edge High ({edge_high:g})")
-    prompts = {expression.name: expression.prompt for expression in expression_set.expressions}
     expressions = [SidecarExpression(blendshape=name, texture=_texture_path(expression_file_names(name)["texture"]),
-                                     mask=_texture_path(expression_file_names(name)["mask"]), prompt=prompts[name])
+                                     mask=_texture_path(expression_file_names(name)["mask"]),
+                                     prompt=sources.prompts.get(name, name))
                    for name in names]
     return UnitySidecar(fbx=fbx_name, base_texture=_texture_path(BASE_TEXTURE_FILE), expressions=expressions,
                         timeline=scene_timeline(bpy.context.scene), edge_low=edge_low, edge_high=edge_high)

@@ -5,7 +5,7 @@ from pathlib import Path
 import bpy
 
 from ..core.errors import PromptFaceError
-from ..generation import session
+from ..generation import job_cache, session
 from ..generation.worker import GenerateRequest
 from ..preferences import backend_settings
 from ..transports.connect import BackendSettings, check_settings
@@ -34,7 +34,7 @@ def _generate_request(state, settings: BackendSettings) -> GenerateRequest:
                            editor=settings.editor if state.editor == DEFAULT_ENGINE else state.editor,
                            reconstructor=(settings.reconstructor if state.reconstructor == DEFAULT_ENGINE
                                           else state.reconstructor),
-                           cache_root=session.cache_root(), poll_interval_s=settings.poll_interval_s)
+                           cache_root=job_cache.cache_root(), poll_interval_s=settings.poll_interval_s)
 
 
 def _refuse(operator, state, error: Exception) -> set:
@@ -68,6 +68,16 @@ class PROMPTFACE_OT_generate(bpy.types.Operator):
     bl_label = "Generate"
 
     _timer = None
+
+    # Blender calls these when the class is (un)registered: the downloads Generate makes are packed into a .blend
+    # when it is saved and cleaned after a file is loaded for exactly as long as Generate exists.
+    @classmethod
+    def register(cls):
+        session.add_file_handlers()
+
+    @classmethod
+    def unregister(cls):
+        session.remove_file_handlers()
 
     @classmethod
     def poll(cls, context):

@@ -17,8 +17,14 @@ def empty_scene():
 
 import numpy as np  # noqa: E402
 
+import addon  # noqa: E402
 from addon.core.expression_set import ExpressionData, read_expression_set, write_expression_set  # noqa: E402
 from addon.core.obj_mesh import Mesh  # noqa: E402
+from addon.core.png import encode_png  # noqa: E402
+from addon.generation import job_cache, session  # noqa: E402
+from addon.generation.worker import GenerateRequest  # noqa: E402
+from addon.preferences import ADDON_PACKAGE, preferences  # noqa: E402
+from addon.transports.connect import BackendSettings  # noqa: E402
 
 
 def write_plane_set(path, names=("happy", "surprised"), texture_size=16, seed=0):
@@ -63,3 +69,53 @@ def write_plane_set(path, names=("happy", "surprised"), texture_size=16, seed=0)
 @pytest.fixture
 def plane_set(tmp_path):
     return write_plane_set(tmp_path / "plane_set")
+
+
+class LiveAddon:
+    """The add-on registered with its preferences, Generate on the local backend (`promptface-backend serve
+    --stdio`, the real CPU engine) and downloads in a folder of the test's own."""
+
+    def __init__(self, photo):
+        self.session, self.photo = session, photo
+        self.prefs = preferences()
+
+    def start(self, prompts, **options):
+        request = GenerateRequest(photo=self.photo, prompts=list(prompts), editor="warp", reconstructor="landmarks",
+                                  cache_root=job_cache.cache_root(), poll_interval_s=0.05, options=options)
+        return self.session.start_generate(BackendSettings(kind="LOCAL", poll_interval_s=0.05), request,
+                                           bpy.context.scene)
+
+    def generate(self, prompts, **options):
+        """Generate until the job ends; returns the finished session."""
+        self.start(prompts, **options)
+        assert self.session.run_until_idle(300), "the job did not finish in time"
+        run = self.session.last()
+        assert getattr(run.outcome, "status", None) == "succeeded", run.outcome
+        return run
+
+    def face(self):
+        return bpy.data.objects[self.session.last().face_name]
+
+
+@pytest.fixture(scope="session")
+def astronaut_photo(tmp_path_factory):
+    from skimage import data
+    path = tmp_path_factory.mktemp("photo") / "astronaut.png"
+    path.write_bytes(encode_png(data.astronaut()))
+    return path
+
+
+@pytest.fixture
+def live_addon(astronaut_photo, tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMPTFACE_DATA", str(tmp_path / "server"))  # the local backend's own data
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # outside an extension, downloads go to the temp dir
+    addon.register()
+    entry = bpy.context.preferences.addons.new()  # what enabling does, so that the preferences exist
+    entry.module = ADDON_PACKAGE
+    live = LiveAddon(astronaut_photo)
+    yield live
+    live.session.shutdown()
+    addon.unregister()
+    entry = bpy.context.preferences.addons.get(ADDON_PACKAGE)  # gone if the test loaded the factory settings
+    if entry is not None:
+        bpy.context.preferences.addons.remove(entry)
