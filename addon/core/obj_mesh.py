@@ -1,6 +1,6 @@
 """A triangle mesh with UVs, and Wavefront OBJ reading and writing for it.
 
-Coordinates: metres, right-handed, +Y up, +Z towards the camera (see DESIGN.md "Coordinates").
+Coordinates: metres, right-handed, +Y up, +Z towards the camera (see docs/design.md "Coordinates").
 """
 
 from dataclasses import dataclass

@@ -1,6 +1,6 @@
 """The texture blend in Blender: a shader node group, the face material around it, and drivers from shape keys.
 
-The group computes DESIGN.md "Texture blending" exactly, with the same names as addon/core/texture_blend.py:
+The group computes docs/design.md "Texture blending" exactly, with the same names as addon/core/texture_blend.py:
 
     e_k = (1 − M_k)·w_k + M_k·smoothstep(a, b, w_k)      Map Range (SMOOTHSTEP) + Mix (Float)
     C   = clamp(T0 + Σ_k e_k·(T_k − T0), 0, 1)           Vector Math subtract / scale / add + Map Range (clamp)

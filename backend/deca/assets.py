@@ -2,7 +2,7 @@
 DECA's data files, the optional albedo model, and FLAME's model through backend.flame.assets. deca_model.tar is read by
 backend.deca.checkpoint.
 
-The user supplies one folder holding every file (DESIGN.md: never downloaded at run time).
+The user supplies one folder holding every file (never downloaded at run time).
 """
 import pickle
 from dataclasses import dataclass

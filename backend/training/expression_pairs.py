@@ -1,7 +1,8 @@
 """Training pairs (neutral photo → expression photo of the same person) for the LoRA trainer, and their split.
 
 Two layouts are understood:
-- KDEF (facts §9): `[A|B][F|M]NN EE AA.JPG` files, usually in per-person subfolders, searched recursively. Photos are
+- KDEF: `[A|B][F|M]NN EE AA.JPG` (session A/B, gender F/M, id 01–35, expression AF AN DI HA NE SA SU, angle FL HL S
+  HR FR) files, usually in per-person subfolders, searched recursively. Photos are
   paired by (session, gender, id, angle); the neutral (NE) photo is the input for each of the other six expressions,
   whose code becomes the prompt word (HA → "happy"). Only the straight angle `S` is used unless told otherwise.
 - Any folder with a `pairs.csv` (columns neutral, expression, prompt, identity; optional angle), paths relative to it.

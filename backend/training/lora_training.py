@@ -1,4 +1,5 @@
-"""LoRA training for the DiffEdit editor's UNet (thesis §3.1, facts §8): `promptface-backend train-lora`.
+"""LoRA training for the DiffEdit editor's UNet (thesis §3.1; peft's LoRA on the attention projections, as diffusers'
+text-to-image LoRA recipe does): `promptface-backend train-lora`.
 
 The objective, exactly
 ----------------------
@@ -29,7 +30,8 @@ because at high noise the one-step prediction is necessarily blurry and would on
 
 Epoch e draws its shuffling, noise and timesteps from a generator seeded with (seed, e), and the validation pairs get
 one fixed draw of noise and timesteps, so validation losses compare across epochs and a resumed run repeats what an
-uninterrupted one would have done. Never save the UNet after `add_adapter` (facts §7): only the adapter is written.
+uninterrupted one would have done. Never save the UNet after `add_adapter`: a UNet carrying PEFT layers saves
+`base_layer`/`lora_A` keys that reload into silently re-initialised weights; only the adapter is written.
 """
 import json
 import logging
