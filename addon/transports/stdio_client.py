@@ -26,7 +26,7 @@ from ..core.errors import PromptFaceError
 from ..core.protocol import (API_VERSION, EngineList, Health, JobInfo, JobRequest, SubjectInfo, from_wire,
                              to_wire)
 from .errors import BackendError, ConnectionLost
-from .local import backend_command
+from .local import serve_command
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,7 @@ class LocalStdioChannel(StdioChannel):
     """`promptface-backend serve --stdio` as a child process of this one; the server's files are local paths."""
 
     def __init__(self, data_dir: str | Path | None = None, command: list[str] | None = None):
-        self.command = command or [*backend_command(), "serve", "--stdio",
-                                   *(["--data-dir", str(data_dir)] if data_dir else [])]
+        self.command = command or serve_command(data_dir)
         self.description = "the local backend"
         self._process: subprocess.Popen | None = None
         self._stderr: StderrTail | None = None
@@ -258,10 +257,17 @@ class StdioBackend:
         return _parse(JobInfo, self._call("cancel_job", {"job_id": job_id}))
 
     def fetch_asset(self, job_id: str, name: str, dest_path: str | Path) -> Path:
-        """Copy one asset (a name from JobInfo.files) to dest_path; returns dest_path."""
+        """Copy one asset (a name from JobInfo.files) to dest_path; returns dest_path. A job's set moves from
+        partial/ to result/ when it ends: a file that went away between the lookup and the copy is looked up again,
+        once."""
         with self._lock:
-            remote = self._call("asset_path", {"job_id": job_id, "name": name})
-            return self._download(_remote_path(remote, "asset_path"), Path(dest_path))
+            for attempt in (1, 2):
+                remote = self._call("asset_path", {"job_id": job_id, "name": name})
+                try:
+                    return self._download(_remote_path(remote, "asset_path"), Path(dest_path))
+                except BackendError as error:
+                    if error.code != "not_found" or attempt == 2:
+                        raise
 
     def fetch_set(self, job_id: str, dest_zip: str | Path) -> Path:
         """Copy the whole expression set (a zip, once the job succeeded) to dest_zip; returns dest_zip."""
@@ -337,6 +343,9 @@ class StdioBackend:
     def _transfer(self, what: str, copy: Callable[[], object]):
         try:
             return copy()
+        except FileNotFoundError:
+            raise BackendError("not_found", f"{what} failed: the file is no longer there; ask for the job's files "
+                                            "again") from None
         except (OSError, EOFError) as error:
             if not self._closing and self.channel.is_alive():
                 raise BackendError("protocol", f"{what} failed: {error}") from None
