@@ -1,7 +1,7 @@
 """The SSH transport against a real OpenSSH sshd on loopback, running the real `promptface-backend serve --stdio`.
 
-The sshd fixture (tests/sshd_server.py) must start: CI installs openssh-server (.ci/run), so a missing sshd fails
-these tests.
+The sshd fixture (addon/bench/loopback_sshd.py, which `promptface bench transports` uses too) must start: CI
+installs openssh-server (.ci/run), so a missing sshd fails these tests.
 """
 import os
 import signal
@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from sshd_server import BACKEND, SshdServer
+from waiting import finished, wait_for
 
+from addon.bench.loopback_sshd import BACKEND, SshdServer
 from addon.core.expression_set import read_expression_set
-from addon.core.protocol import FINISHED_STATUSES, JobRequest
+from addon.core.protocol import JobRequest
 from addon.transports.errors import BackendError, ConnectionLost
 from addon.transports.ssh import SSHBackend, SSHChannel, SSHSettings
 from addon.transports.stdio_client import StdioBackend
@@ -178,12 +179,7 @@ def _wait_for_drop(backend: StdioBackend) -> None:
 def _run_job(backend: StdioBackend, subject_id: str, job_id: str | None = None, limit: float = 60.0):
     job = (backend.job_status(job_id) if job_id else
            backend.create_job(JobRequest(subject_id=subject_id, prompts=PROMPTS)))
-    deadline = time.monotonic() + limit
-    while job.status not in FINISHED_STATUSES:
-        assert time.monotonic() < deadline, f"the job did not finish in {limit} s: {job}"
-        time.sleep(0.2)
-        job = backend.job_status(job.job_id)
-    return job
+    return wait_for(lambda: backend.job_status(job.job_id), finished, timeout=limit)
 
 
 def _server_pid(data_dir: Path) -> int:

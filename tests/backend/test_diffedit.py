@@ -6,6 +6,7 @@ import torch
 from addon.core.errors import PromptFaceError
 from backend.editors.diffedit import DiffEditEditor, DiffEditSettings
 from backend.bench.random_diffusion import build_tiny_model
+from waiting import finished, wait_for
 
 SIZE = 64
 STEPS = 4
@@ -230,8 +231,6 @@ def test_attention_slicing_changes_memory_not_results(model_folder, photo):
 
 def test_a_server_configured_with_diffedit_lists_it_and_runs_its_jobs(model_folder, astronaut_png, tmp_path):
     """The service as `serve --diffedit-model` builds it (the tiny model stands in for Stable Diffusion)."""
-    import time
-
     from addon.core.expression_set import read_expression_set
     from addon.core.protocol import JobRequest
     from backend.engines import Engines
@@ -247,10 +246,7 @@ def test_a_server_configured_with_diffedit_lists_it_and_runs_its_jobs(model_fold
         assert listed["diffedit"].available and listed["warp"].available
         job = service.create_job(JobRequest(subject_id=subject.subject_id, prompts=["happy", "sad"],
                                             editor="diffedit"))
-        deadline = time.monotonic() + 120
-        while (status := service.job_status(job.job_id)).status in ("queued", "running"):
-            assert time.monotonic() < deadline, status
-            time.sleep(0.05)
+        status = wait_for(lambda: service.job_status(job.job_id), finished, timeout=120)
         assert status.status == "succeeded", status.error
         manifest = read_expression_set(service.set_zip_path(job.job_id)).manifest
         assert manifest["engines"]["editor"]["name"] == "diffedit"

@@ -30,9 +30,9 @@ from backend.engines import Engines
 from backend.subject.photo_io import encode_png_bytes
 from backend.serving.service import Service
 from backend.settings import Settings
+from waiting import finished, wait_for
 
 TOKEN = "test-token-0123456789"
-FINISHED = ("succeeded", "failed", "cancelled")
 
 
 class Api:
@@ -62,14 +62,8 @@ class Api:
         assert reply.status_code == 202, reply.text
         return reply.json()
 
-    def wait(self, job_id: str, until=lambda job: job["status"] in FINISHED, timeout: float = 60) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            job = self.get(f"/v1/jobs/{job_id}").json()
-            if until(job):
-                return job
-            assert time.monotonic() < deadline, f"job {job_id} stuck: {job}"
-            time.sleep(0.05)
+    def wait(self, job_id: str, until=finished, timeout: float = 60) -> dict:
+        return wait_for(lambda: self.get(f"/v1/jobs/{job_id}").json(), until, timeout, what=f"job {job_id}")
 
 
 def download_set(api: Api, job_id: str, folder):
@@ -178,7 +172,7 @@ def test_subject_job_assets_and_zip(server, subject_id, astronaut_png, tmp_path)
 def test_the_partial_set_is_valid_while_the_job_runs_and_cancel_stops_it(server, subject_id, tmp_path):
     prompts = ["AU12:0.8", "AU1:0.9", "AU4:0.9", "AU26:0.8", "AU15:0.8", "AU2:0.7", "AU6:0.8", "AU9:0.6"]
     job = server.job(subject_id, prompts)
-    running = server.wait(job["job_id"], until=lambda job: job["status"] in FINISHED or done(job) >= 1)
+    running = server.wait(job["job_id"], until=lambda job: finished(job) or done(job) >= 1)
     assert running["status"] == "running", running
     partial = download_set(server, job["job_id"], tmp_path / "partial")
     names = partial.names()

@@ -15,20 +15,17 @@ from skimage.data import astronaut as astronaut_rgb
 
 import backend.serving.service as service_module
 from addon.core.expression_set import read_expression_set
-from addon.core.protocol import FINISHED_STATUSES, JobRequest
+from addon.core.protocol import JobRequest
 from backend.serving.job_store import JobStore
 from backend.subject.photo_io import encode_png_bytes
 from backend.engines import Engines
 from backend.serving.service import Service, ServiceError
 from backend.settings import Settings
+from waiting import finished, wait_for
 
 
 def wait(service: Service, job_id: str, until, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while not until(job := service.job_status(job_id)):
-        assert time.monotonic() < deadline, f"stuck: {job}"
-        time.sleep(0.05)
-    return job
+    return wait_for(lambda: service.job_status(job_id), until, timeout)
 
 
 def test_a_clean_stop_requeues_the_running_job_and_a_restart_finishes_it(tmp_path, astronaut_png):
@@ -92,7 +89,7 @@ def _started(tmp_path, engines, **settings) -> Service:
 
 
 def _finished(service: Service, job_id: str):
-    return wait(service, job_id, lambda job: job.status in FINISHED_STATUSES)
+    return wait(service, job_id, finished)
 
 
 def test_a_crash_after_the_set_was_complete_finishes_the_job_on_restart(tmp_path, engines, astronaut_png):

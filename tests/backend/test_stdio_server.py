@@ -6,7 +6,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +14,11 @@ from skimage import data
 
 from addon.core.errors import PromptFaceError
 from addon.core.expression_set import read_expression_set
-from addon.core.protocol import API_VERSION, FINISHED_STATUSES
+from addon.core.protocol import API_VERSION
 from backend.subject.photo_io import encode_png_bytes
 from backend.serving.service import Service
 from backend.settings import Settings
+from waiting import finished, wait_for
 from backend.serving.data_dir_lock import data_dir_lock
 from backend.serving.stdio_server import UPLOADS_FOLDER, run_stdio
 
@@ -139,11 +139,7 @@ def test_delete_methods(session):
     photo.write_bytes(encode_png_bytes(np.ascontiguousarray(data.astronaut()[:, ::-1])))
     subject = session.result("create_subject", photo_path=str(photo), filename="mirrored.png")
     job = session.result("create_job", subject_id=subject["subject_id"], prompts=["AU12:0.4"])
-    deadline = time.monotonic() + 60
-    while job["status"] not in FINISHED_STATUSES:
-        assert time.monotonic() < deadline, job
-        time.sleep(0.1)
-        job = session.result("job_status", job_id=job["job_id"])
+    job = wait_for(lambda: session.result("job_status", job_id=job["job_id"]), finished)
     assert session.result("delete_job", job_id=job["job_id"]) == {"kind": "job", "id": job["job_id"],
                                                                   "jobs_deleted": 0}
     assert session.call("job_status", job_id=job["job_id"])["error"]["error"] == "not_found"
@@ -183,11 +179,7 @@ def test_a_whole_job(session, tmp_path, astronaut_png):
     subject = session.result("create_subject", photo_path=str(photo), filename="astronaut.png")
     assert subject["size"] == [512, 512] and not photo.exists()
     job = session.result("create_job", subject_id=subject["subject_id"], prompts=PROMPTS)
-    deadline = time.monotonic() + 60
-    while job["status"] not in FINISHED_STATUSES:
-        assert time.monotonic() < deadline, job
-        time.sleep(0.2)
-        job = session.result("job_status", job_id=job["job_id"])
+    job = wait_for(lambda: session.result("job_status", job_id=job["job_id"]), finished)
     assert job["status"] == "succeeded", job
     assert [e["status"] for e in job["expressions"]] == ["done", "done"]
     manifest = Path(session.result("asset_path", job_id=job["job_id"], name="manifest.json")["path"])
