@@ -17,6 +17,7 @@ import re
 import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from ..core.errors import PromptError
 from ..core.vocabulary import (
@@ -32,12 +33,18 @@ MAX_PROMPT_CHARS = 200
 MAX_NAME_CHARS = 40
 FALLBACK_NAME = "expression"
 
-KIND_EMOTIONS = "emotions"
-KIND_ACTION_UNITS = "action_units"
-KIND_FREE_TEXT = "free_text"
 
-_NUMBER = r"-?(?:\d+(?:\.\d*)?|\.\d+)"
-_AMOUNT = re.compile(rf"(?P<number>{_NUMBER})(?P<percent>%?)")
+class PromptKind(StrEnum):
+    """What a prompt is; each member is its own string (the names JSON and logs carry)."""
+
+    EMOTIONS = "emotions"
+    ACTION_UNITS = "action_units"
+    FREE_TEXT = "free_text"
+
+
+NUMBER = r"-?(?:\d+(?:\.\d*)?|\.\d+)"
+"""A decimal number as the prompt and schedule grammars write it: 70, 0.8, .5, 2., -1."""
+_AMOUNT = re.compile(rf"(?P<number>{NUMBER})(?P<percent>%?)")
 _ACTION_UNIT_LIKE = re.compile(r"au\d+\w*(?::\S*)?")
 _ACTION_UNIT_NAME = re.compile(r"au0*(?P<number>\d+)(?P<side>[lr]?)")
 _LONGEST_INTENSITY_FIRST = sorted(INTENSITY_WORDS, key=len, reverse=True)
@@ -54,8 +61,7 @@ class ParsedPrompt:
 
     text: str
     """The prompt as typed, whitespace-normalised."""
-    kind: str
-    """``"emotions"``, ``"action_units"`` or ``"free_text"``."""
+    kind: PromptKind
     emotions: dict[str, float]
     """Canonical emotion name -> weight, intensity words already applied (may exceed 1)."""
     action_units: dict[str, float]
@@ -82,12 +88,12 @@ def parse_prompt(text: str) -> ParsedPrompt:
     _check_prompt_text(normalised)
     action_units = _parse_action_units(normalised)
     if action_units is not None:
-        return _parsed(normalised, KIND_ACTION_UNITS, action_units=action_units)
+        return _parsed(normalised, PromptKind.ACTION_UNITS, action_units=action_units)
     terms = _parse_emotion_terms(normalised)
     if terms is not None:
-        return _parsed(normalised, KIND_EMOTIONS, emotions=_mixture_weights(terms))
+        return _parsed(normalised, PromptKind.EMOTIONS, emotions=_mixture_weights(terms))
     free_text, intensity = _strip_intensity_words(normalised)
-    return _parsed(normalised, KIND_FREE_TEXT, free_text=free_text, intensity=intensity)
+    return _parsed(normalised, PromptKind.FREE_TEXT, free_text=free_text, intensity=intensity)
 
 
 def expression_name(prompt: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
@@ -144,7 +150,7 @@ def _check_prompt_text(normalised: str) -> None:
 
 def _parsed(
     text: str,
-    kind: str,
+    kind: PromptKind,
     *,
     emotions: dict[str, float] | None = None,
     action_units: dict[str, float] | None = None,
@@ -374,9 +380,9 @@ def _name_words(prompt: str) -> list[str]:
         parsed = parse_prompt(prompt)
     except PromptError:
         return [_normalise_whitespace(prompt)]
-    if parsed.kind == KIND_ACTION_UNITS:
+    if parsed.kind == PromptKind.ACTION_UNITS:
         return [_action_unit_name_part(name, value) for name, value in parsed.action_units.items()]
-    if parsed.kind == KIND_EMOTIONS:
+    if parsed.kind == PromptKind.EMOTIONS:
         return [_emotion_term_name_part(term) for term in _parse_emotion_terms(parsed.text)]
     return [parsed.text]
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..core.errors import ScheduleError
+from ..core.prompt_grammar import NUMBER
 
 DEFAULT_TRANSITION_S = 0.3
 DEFAULT_HOLD_S = 1.0
@@ -24,10 +25,9 @@ growing timeline)."""
 DEFAULT_LEAD_IN_S = 0.5
 """How long a default schedule holds the neutral before the first expression."""
 
-_NUMBER = r"-?(?:\d+(?:\.\d*)?|\.\d+)"
-_DURATION = re.compile(rf"(?P<number>{_NUMBER})(?P<unit>ms|s)")
-_BARE_NUMBER = re.compile(_NUMBER)
-_DURATION_LIKE = re.compile(rf"{_NUMBER}[a-z]*")
+_DURATION = re.compile(rf"(?P<number>{NUMBER})(?P<unit>ms|s)")
+_BARE_NUMBER = re.compile(NUMBER)
+_DURATION_LIKE = re.compile(rf"{NUMBER}[a-z]*")
 _UNIT_SECONDS = {"s": 1.0, "ms": 0.001}
 
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..core.errors import PromptError, ScheduleError
-from ..core.prompt_grammar import KIND_EMOTIONS, parse_prompt
+from ..core.prompt_grammar import PromptKind, parse_prompt
 from ..core.schedule import ScheduleEntry
 from ..core.vocabulary import EMOTION_SYNONYMS, EMOTIONS
 
@@ -83,7 +83,7 @@ def _resolve(target: str, expressions: Mapping[str, str]) -> _Resolution:
             f"schedule target '{text}' is neither an expression of this face ({_available(expressions)}) "
             f"nor a prompt that could generate one: {error}"
         ) from error
-    if parsed.kind != KIND_EMOTIONS:
+    if parsed.kind != PromptKind.EMOTIONS:
         return _Resolution(None, [text])
     return _resolve_mixture(text, parsed.emotions, candidates)
 

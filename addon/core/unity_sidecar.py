@@ -5,14 +5,16 @@ It is named after the FBX (`face.fbx` → `face.promptface.json`), which is how 
 recognises a PromptFace export. Paths in it are relative to its own folder, '/'-separated. The expressions are listed
 in the order of their Texture2DArray slices in Unity; at most MAX_UNITY_EXPRESSIONS, the shader's slot count.
 The Unity package refuses another major version.
+
+SIDECAR_SCHEMA is the format's specification (JSON Schema, draft 2020-12); the tests hold what sidecar_document
+writes to it. At run time check_sidecar refuses what a scene can get wrong and the Unity package could not bind.
 """
 import json
-import math
+import re
 from dataclasses import dataclass
 
 from .errors import PromptFaceError
 from .expression_set import EXPRESSION_NAME_PATTERN
-from .json_schema import schema_errors
 from .texture_blend import DEFAULT_EDGE_HIGH, DEFAULT_EDGE_LOW
 
 FORMAT_NAME = "promptface.unity_face"
@@ -21,6 +23,7 @@ SIDECAR_SUFFIX = ".promptface.json"
 MAX_UNITY_EXPRESSIONS = 16
 """Expressions the Unity shader blends: four float4 weight vectors, one Texture2DArray slice each."""
 
+_FBX_FILE_NAME = r"^[^/\\:]+\.fbx$"
 _RELATIVE_PNG = r"^(?!/)(?!.*(^|/)\.\.(/|$))[^\\:]+\.png$"
 _UNIT = {"type": "number", "minimum": 0.0, "maximum": 1.0}
 
@@ -33,7 +36,7 @@ SIDECAR_SCHEMA = {
     "properties": {
         "format": {"const": FORMAT_NAME},
         "version": {"type": "string", "pattern": r"^1\.\d+$"},
-        "fbx": {"type": "string", "pattern": r"^[^/\\:]+\.fbx$", "description": "the FBX beside the sidecar"},
+        "fbx": {"type": "string", "pattern": _FBX_FILE_NAME, "description": "the FBX beside the sidecar"},
         "base_texture": {"type": "string", "pattern": _RELATIVE_PNG},
         "blend": {
             "type": "object", "additionalProperties": False, "required": ["edge_low", "edge_high"],
@@ -112,8 +115,9 @@ def sidecar_name(fbx_name: str) -> str:
 
 
 def sidecar_document(sidecar: UnitySidecar) -> dict:
-    """The sidecar as the JSON document the Unity package reads, checked against SIDECAR_SCHEMA."""
-    document = {
+    """The sidecar as the JSON document the Unity package reads (SIDECAR_SCHEMA), after check_sidecar."""
+    check_sidecar(sidecar)
+    return {
         "format": FORMAT_NAME,
         "version": sidecar.version,
         "fbx": sidecar.fbx,
@@ -124,36 +128,47 @@ def sidecar_document(sidecar: UnitySidecar) -> dict:
         "timeline": {"fps": sidecar.timeline.fps, "frame_start": sidecar.timeline.frame_start,
                      "frame_end": sidecar.timeline.frame_end, "length_s": round(sidecar.timeline.length_s, 6)},
     }
-    check_sidecar_document(document)
-    return document
 
 
 def sidecar_json(sidecar: UnitySidecar) -> str:
     return json.dumps(sidecar_document(sidecar), indent=2) + "\n"
 
 
-def check_sidecar_document(document: dict) -> None:
-    """Raise PromptFaceError naming every problem: the schema's, then what a schema cannot say (edge order, frame
-    order, the length matching the frames, unique blendshapes)."""
-    errors = schema_errors(document, SIDECAR_SCHEMA)
-    if not errors:
-        errors = _consistency_errors(document)
-    if errors:
-        raise PromptFaceError("invalid PromptFace Unity sidecar: " + "; ".join(errors))
+def check_sidecar(sidecar: UnitySidecar) -> None:
+    """Raise PromptFaceError naming every value of `sidecar` that the Unity package could not use."""
+    problems = _file_problems(sidecar) + _blendshape_problems(sidecar.expressions) + _number_problems(sidecar)
+    if problems:
+        raise PromptFaceError("invalid PromptFace Unity sidecar: " + "; ".join(problems))
 
 
-def _consistency_errors(document: dict) -> list[str]:
-    errors = []
-    blend, timeline = document["blend"], document["timeline"]
-    if not blend["edge_low"] < blend["edge_high"]:
-        errors.append(f"$.blend: edge_low {blend['edge_low']} must be below edge_high {blend['edge_high']}")
-    if timeline["frame_end"] < timeline["frame_start"]:
-        errors.append(f"$.timeline: frame_end {timeline['frame_end']} is before frame_start {timeline['frame_start']}")
-    length = (timeline["frame_end"] - timeline["frame_start"]) / timeline["fps"]
-    if not math.isclose(timeline["length_s"], length, abs_tol=1e-5):
-        errors.append(f"$.timeline: length_s {timeline['length_s']} is not (frame_end - frame_start) / fps = {length}")
-    names = [expression["blendshape"] for expression in document["expressions"]]
+def _file_problems(sidecar: UnitySidecar) -> list[str]:
+    """The FBX must lie beside the sidecar and the textures inside its folder."""
+    problems = []
+    if not re.match(_FBX_FILE_NAME, sidecar.fbx):
+        problems.append(f"fbx {sidecar.fbx!r} must be a plain .fbx file name")
+    paths = [sidecar.base_texture, *(path for e in sidecar.expressions for path in (e.texture, e.mask))]
+    return problems + [f"texture {path!r} is not a .png inside the sidecar's folder" for path in paths
+                       if not re.match(_RELATIVE_PNG, path)]
+
+
+def _blendshape_problems(expressions: list[SidecarExpression]) -> list[str]:
+    """The package binds each texture slot to the FBX blendshape of that name: one slot per shader weight."""
+    problems = []
+    if len(expressions) > MAX_UNITY_EXPRESSIONS:
+        problems.append(f"{len(expressions)} expressions; the Unity shader blends at most {MAX_UNITY_EXPRESSIONS}")
+    names = [expression.blendshape for expression in expressions]
+    problems += [f"blendshape {name!r} is not an expression name (a-z, 0-9, _)" for name in names
+                 if not EXPRESSION_NAME_PATTERN.match(name)]
     repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        errors.append(f"$.expressions: blendshapes listed more than once: {repeated}")
-    return errors
+    return problems + ([f"blendshapes listed more than once: {repeated}"] if repeated else [])
+
+
+def _number_problems(sidecar: UnitySidecar) -> list[str]:
+    problems = []
+    if not 0 <= sidecar.edge_low < sidecar.edge_high <= 1:
+        problems.append(f"blend edges {sidecar.edge_low}, {sidecar.edge_high} must rise within 0..1")
+    timeline = sidecar.timeline
+    if not timeline.fps > 0 or timeline.frame_end < timeline.frame_start:
+        problems.append(f"timeline frames {timeline.frame_start}..{timeline.frame_end} at {timeline.fps} fps must "
+                        "run forwards at a positive frame rate")
+    return problems

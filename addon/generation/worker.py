@@ -9,7 +9,6 @@ at every moment and only ever grows.
 """
 import json
 import logging
-import os
 import queue
 import re
 import threading
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
+from ..core.atomic_files import hidden_sibling, write_bytes_atomically
 from ..core.errors import PromptFaceError
 from ..core.expression_set import MANIFEST_FILE, manifest_file_names
 from ..core.protocol import FINISHED_STATUSES, EngineList, Health, JobInfo, JobRequest
@@ -292,19 +292,15 @@ class SetMirror:
     def sync(self) -> list[str]:
         """Fetch the server's manifest, then every file it names that is not here yet, then put the manifest in
         place. Returns the expression names that are new locally; `changed` tells whether the manifest changed."""
-        staged = self.folder / ".manifest.next.json"
-        self.backend.fetch_asset(self.job_id, MANIFEST_FILE, staged)
-        data = staged.read_bytes()
+        data = self._fetch_manifest()
         self.changed = data != self._manifest_bytes
         if not self.changed:
-            staged.unlink()
             return []
         try:
             manifest = json.loads(data.decode("utf-8"))
             wanted = files_to_download(manifest)
             names = [record["name"] for record in manifest.get("expressions", [])]
         except (ValueError, KeyError, TypeError, AttributeError) as error:
-            staged.unlink()
             raise BackendError("protocol", f"the server sent a manifest.json for job {self.job_id} that cannot be "
                                            f"read ({error})") from None
         for name in wanted:
@@ -315,11 +311,21 @@ class SetMirror:
                     if not (error.code == "not_found" and name.endswith(OPTIONAL_SUFFIXES)):
                         raise
                 self._downloaded.add(name)
-        os.replace(staged, self.folder / MANIFEST_FILE)
+        write_bytes_atomically(self.folder / MANIFEST_FILE, data)
         self._manifest_bytes = data
         new = [name for name in names if name not in self.names]
         self.names = names
         return new
+
+    def _fetch_manifest(self) -> bytes:
+        """The server's manifest.json now, fetched beside the local one (which it replaces only once the files it
+        names are here)."""
+        fetched = hidden_sibling(self.folder / MANIFEST_FILE, "next")
+        try:
+            self.backend.fetch_asset(self.job_id, MANIFEST_FILE, fetched)
+            return fetched.read_bytes()
+        finally:
+            fetched.unlink(missing_ok=True)
 
 
 def files_to_download(manifest: dict) -> list[str]:

@@ -13,13 +13,12 @@ into place.
 import logging
 import os
 import shutil
-import uuid
-from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
 
 import bpy
 
+from ..core.atomic_files import hidden_sibling, move_folder_into_place, staged_file
 from ..core.coordinates import UNITY_FBX_AXES
 from ..core.errors import PromptFaceError
 from ..core.expression_set import ExpressionSet
@@ -75,11 +74,11 @@ def write_fbx(face: bpy.types.Object, path: Path, sources: TextureSources,
     for name, source in sources.files.items():
         _write_texture_atomically(source, texture_dir / name)
     # 2. The FBX, written by Blender in a hidden folder beside the target, then renamed into place.
-    staging = path.parent / f".{path.name}.partial-{uuid.uuid4().hex[:8]}"
+    staging = hidden_sibling(path, "partial")
     staging.mkdir()
     try:
         _export_selected_alone(face, staging / path.name)
-        _move_into_place(staging, path)
+        _move_export_into_place(staging, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("Exported %s with %d blendshapes; textures in %s", path, len(expression_keys(face)), texture_dir)
@@ -114,18 +113,8 @@ def _write_texture_atomically(source: TextureSource, destination: Path) -> None:
     source_file = texture_file(source)
     if source_file is not None and destination.exists() and source_file.resolve() == destination.resolve():
         return  # the face already reads its texture from here (a .blend saved beside its textures/ folder)
-    replace_atomically(destination, lambda partial: write_texture(source, partial))
-
-
-def replace_atomically(destination: Path, write: Callable[[Path], object]) -> None:
-    """`write` fills a hidden file beside `destination`, which is then renamed into place: readers see the old file
-    or the new one, never half of one."""
-    partial = destination.with_name(f".{destination.name}.partial-{uuid.uuid4().hex[:8]}")
-    try:
-        write(partial)
-        os.replace(partial, destination)
-    finally:
-        partial.unlink(missing_ok=True)
+    with staged_file(destination) as partial:  # readers see the old texture or the new one, never half of one
+        write_texture(source, partial)
 
 
 def _export_selected_alone(face: bpy.types.Object, filepath: Path) -> None:
@@ -149,12 +138,10 @@ def _export_selected_alone(face: bpy.types.Object, filepath: Path) -> None:
                               "see Blender's console for its report")
 
 
-def _move_into_place(staging: Path, path: Path) -> None:
+def _move_export_into_place(staging: Path, path: Path) -> None:
     """Move what the exporter wrote in `staging` beside `path`: the `<stem>.fbm` folder of textures that Blender
     copied (its only texture location for path_mode COPY without embedding), then the FBX itself, atomically."""
     copied_textures = staging / f"{path.stem}.fbm"
     if copied_textures.is_dir():
-        target = path.with_suffix(".fbm")
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(copied_textures, target)
+        move_folder_into_place(copied_textures, path.with_suffix(".fbm"))
     os.replace(staging / path.name, path)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import bpy
 
+from ..core.atomic_files import staged_file
 from ..core.errors import PromptFaceError
 from ..core.expression_set import BASE_TEXTURE_FILE, ExpressionSet, expression_file_names
 from ..core.texture_blend import DEFAULT_EDGE_HIGH, DEFAULT_EDGE_LOW
@@ -23,7 +24,7 @@ from ..core.unity_sidecar import (MAX_UNITY_EXPRESSIONS, SidecarExpression, Side
 from ..render_frames import open_blend_file
 from .face_object import SET_PATH_PROPERTY
 from .face_textures import TEXTURE_FOLDER, TextureSources, texture_sources
-from .fbx_export import check_exportable, replace_atomically, write_fbx
+from .fbx_export import check_exportable, write_fbx
 from .texture_blend_nodes import BLEND_NODE_NAME, EDGE_HIGH_SOCKET, EDGE_LOW_SOCKET
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,8 @@ def export_unity(face: bpy.types.Object, out_dir: str | PathLike, fbx_name: str 
         text = sidecar_json(sidecar)
         # 2. FBX and textures, then the sidecar that marks the folder complete.
         fbx = write_fbx(face, out_dir / fbx_name, sources)
-    replace_atomically(sidecar_file, lambda partial: partial.write_text(text, encoding="utf-8"))
+    with staged_file(sidecar_file) as partial:
+        partial.write_text(text, encoding="utf-8")
     names = [expression.blendshape for expression in sidecar.expressions]
     log.info("Exported %s for Unity: %s", out_dir, ", ".join(names) or "no textured expressions")
     return UnityExport(fbx=fbx, sidecar=sidecar_file, texture_dir=out_dir / TEXTURE_FOLDER, expressions=names)

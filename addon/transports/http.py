@@ -6,10 +6,10 @@ the URL and what to check.
 """
 import mimetypes
 import os
-import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
+from ..core.atomic_files import staged_file
 from ..core.protocol import (API_VERSION, EngineList, ErrorReply, Health, JobInfo, JobRequest, SubjectInfo,
                              from_wire, to_wire)
 from .errors import BackendError
@@ -111,17 +111,12 @@ class HTTPBackend:
         with response:
             if response.status_code >= 400:
                 raise self._error(response, route)
-            handle, partial = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
             try:
-                with os.fdopen(handle, "wb") as out:
+                with staged_file(dest) as partial, open(partial, "wb", opener=_owner_only) as out:
                     for chunk in response.iter_content(DOWNLOAD_CHUNK_BYTES):
                         out.write(chunk)
-                os.replace(partial, dest)
             except self._requests.RequestException as error:
                 raise self._transport_error(error, route) from None
-            finally:
-                if os.path.exists(partial):
-                    os.unlink(partial)
         return dest
 
     def _send(self, method: str, route: str, **kwargs):
@@ -178,3 +173,8 @@ def _int_or_none(value) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def _owner_only(path: str, flags: int) -> int:
+    """Downloads are readable by their owner only (0600, as ever): one may be the subject's photo."""
+    return os.open(path, flags, 0o600)

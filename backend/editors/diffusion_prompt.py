@@ -3,7 +3,7 @@
 Free text stays as typed; an emotion mixture becomes emotion words with intensity adverbs ("70% happy + 30%
 surprised" → "somewhat happy and barely surprised"); action units become their FACS names.
 """
-from addon.core.prompt_grammar import KIND_ACTION_UNITS, KIND_EMOTIONS, ParsedPrompt
+from addon.core.prompt_grammar import ParsedPrompt, PromptKind
 from addon.core.vocabulary import ACTION_UNITS, INTENSITY_WORDS
 
 LEADING_ARTICLES = ("a ", "an ", "the ")
@@ -12,9 +12,9 @@ SIDES = {"L": "left", "R": "right"}
 
 def diffusion_text(prompt: ParsedPrompt) -> str:
     """The words for the template's {prompt} slot; never empty."""
-    if prompt.kind == KIND_EMOTIONS:
+    if prompt.kind == PromptKind.EMOTIONS:
         return emotion_words(prompt.emotions)
-    if prompt.kind == KIND_ACTION_UNITS:
+    if prompt.kind == PromptKind.ACTION_UNITS:
         return action_unit_words(prompt.action_units)
     return without_leading_article(prompt.text)
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from addon.core.prompt_grammar import ParsedPrompt, parse_prompt
+from addon.core.prompt_grammar import ParsedPrompt, PromptKind, parse_prompt
 from addon.core.vocabulary import EMOTIONS
 from backend.prompts.emotion_prototypes import emotion_action_units
 from backend.prompts.phrase_bank import EMOTION_PHRASES
@@ -68,9 +68,9 @@ def resolve_prompt(text: str, text_model_loader) -> ExpressionIntent:
     """Parse a prompt and resolve it to action units. text_model_loader() gives a TextEmotionModel and
     is called only for free text."""
     parsed = parse_prompt(text)
-    if parsed.kind == "action_units":
+    if parsed.kind == PromptKind.ACTION_UNITS:
         return ExpressionIntent(prompt=parsed, action_units=dict(parsed.action_units), emotions=None)
-    if parsed.kind == "emotions":
+    if parsed.kind == PromptKind.EMOTIONS:
         return ExpressionIntent(prompt=parsed, action_units=emotion_action_units(parsed.emotions),
                                 emotions=dict(parsed.emotions))
     nearest = text_model_loader().nearest_phrases(parsed.free_text)

@@ -36,7 +36,6 @@ uninterrupted one would have done. Never save the UNet after `add_adapter`: a UN
 import json
 import logging
 import math
-import os
 import pickle
 import re
 import shutil
@@ -50,6 +49,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from addon.core.atomic_files import move_folder_into_place, staged_file, write_bytes_atomically
 from addon.core.errors import PromptFaceError
 from backend.editors.diffedit import LORA_FILE_NAME, DiffEditSettings, missing_model_parts
 from backend.subject.photo_io import load_photo
@@ -482,7 +482,7 @@ def save_checkpoint(out: Path, unet, optimizer, scaler, state: TrainerState, set
     from safetensors.torch import save_file
 
     final = checkpoint_folder(out, state.epoch)
-    partial = final.with_name(final.name + ".partial")
+    partial = final.with_name(final.name + ".partial")  # one fixed name: a crash's leftover is cleared next time
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     adapter = {key: value.detach().float().cpu().contiguous() for key, value in get_peft_model_state_dict(unet).items()}
@@ -491,8 +491,7 @@ def save_checkpoint(out: Path, unet, optimizer, scaler, state: TrainerState, set
                 "best_validation": state.best_validation, "history": [asdict(r) for r in state.history],
                 "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
                 "settings": settings_record(settings)}, partial / CHECKPOINT_STATE)
-    shutil.rmtree(final, ignore_errors=True)
-    partial.rename(final)
+    move_folder_into_place(partial, final)
     return final
 
 
@@ -544,13 +543,11 @@ def export_adapter(checkpoint: Path, out: Path, rank: int) -> Path:
 
     layers = convert_state_dict_to_diffusers(load_file(checkpoint / CHECKPOINT_ADAPTER))
     config = LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian", target_modules=LORA_TARGET_MODULES)
-    staging = out / ".export.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    StableDiffusionPipeline.save_lora_weights(staging, unet_lora_layers=layers, safe_serialization=True,
-                                              unet_lora_adapter_metadata=config.to_dict())
     target = out / LORA_FILE_NAME
-    os.replace(staging / LORA_FILE_NAME, target)
-    shutil.rmtree(staging)
+    with staged_file(target) as staging:
+        StableDiffusionPipeline.save_lora_weights(staging.parent, weight_name=staging.name, unet_lora_layers=layers,
+                                                  safe_serialization=True,
+                                                  unet_lora_adapter_metadata=config.to_dict())
     return target
 
 
@@ -577,11 +574,7 @@ def write_summary(out: Path, settings: LoraTrainingSettings, search: PairSearch,
         "best_chosen_by": "validation loss" if split.validation else "last epoch (no validation identities)",
         "adapter": str(adapter),
     }
-    path = out / SUMMARY_NAME
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(summary, indent=2))
-    os.replace(partial, path)
-    return path
+    return write_bytes_atomically(out / SUMMARY_NAME, json.dumps(summary, indent=2).encode())
 
 
 # --- training -----------------------------------------------------------------------------------------------------

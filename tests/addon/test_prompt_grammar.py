@@ -1,14 +1,20 @@
+import json
 import re
 
 import pytest
 
 from addon.core.errors import PromptError
-from addon.core.prompt_grammar import MAX_NAME_CHARS, MAX_PROMPT_CHARS, expression_name, parse_prompt
+from addon.core.prompt_grammar import MAX_NAME_CHARS, MAX_PROMPT_CHARS, PromptKind, expression_name, parse_prompt
+
+
+def test_prompt_kinds_are_the_strings_json_carries():
+    assert [str(kind) for kind in PromptKind] == ["emotions", "action_units", "free_text"]
+    assert json.dumps({"kind": parse_prompt("AU12").kind}) == '{"kind": "action_units"}'
 
 
 def emotions_of(text):
     parsed = parse_prompt(text)
-    assert parsed.kind == "emotions"
+    assert parsed.kind == PromptKind.EMOTIONS
     return parsed.emotions
 
 
@@ -28,7 +34,7 @@ def test_too_long_prompt_names_its_length_and_the_limit():
 
 
 def test_prompt_at_the_limit_is_accepted():
-    assert parse_prompt("a" * MAX_PROMPT_CHARS).kind == "free_text"
+    assert parse_prompt("a" * MAX_PROMPT_CHARS).kind == PromptKind.FREE_TEXT
 
 
 @pytest.mark.parametrize("text", ["!!!", "70%", "12 34", "+ +"])
@@ -79,7 +85,7 @@ def test_and_joins_emotion_terms():
 
 def test_and_between_non_emotions_stays_free_text():
     parsed = parse_prompt("calm and collected")
-    assert parsed.kind == "free_text"
+    assert parsed.kind == PromptKind.FREE_TEXT
     assert parsed.free_text == "calm and collected"
 
 
@@ -159,7 +165,7 @@ def test_empty_term_in_a_mixture_is_refused():
 
 def test_action_units_from_the_design():
     parsed = parse_prompt("AU12:0.8 AU6:0.5")
-    assert parsed.kind == "action_units"
+    assert parsed.kind == PromptKind.ACTION_UNITS
     assert parsed.action_units == {"AU12": 0.8, "AU6": 0.5}
 
 
@@ -217,7 +223,7 @@ def test_repeated_action_unit_is_refused(text):
 
 def test_free_text_without_intensity_words():
     parsed = parse_prompt("a delighted surprise")
-    assert parsed.kind == "free_text"
+    assert parsed.kind == PromptKind.FREE_TEXT
     assert (parsed.free_text, parsed.intensity) == ("a delighted surprise", 1.0)
 
 
@@ -239,7 +245,7 @@ def test_intensity_words_match_whole_words_only():
 
 def test_emotion_word_followed_by_more_words_is_free_text():
     parsed = parse_prompt("extremely happy face")
-    assert parsed.kind == "free_text"
+    assert parsed.kind == PromptKind.FREE_TEXT
     assert (parsed.free_text, parsed.intensity) == ("happy face", 1.6)
 
 

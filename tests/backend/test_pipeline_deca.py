@@ -8,7 +8,7 @@ import pytest
 
 from addon.core.errors import PromptFaceError
 from addon.core.expression_set import read_expression_set
-from addon.core.png import read_png
+from addon.core.png import png_size
 from backend.engines import Engines
 from backend.pipeline import PipelineOptions, prepare_subject, generate_expressions
 
@@ -38,7 +38,7 @@ def test_the_pipeline_writes_a_flame_expression_set_with_the_identity_locked(eng
     base = expression_set.base_mesh
     assert base.vertices.shape == (5023, 3) and base.faces.shape == (9976, 3) and base.uvs.shape == (5118, 2)
     assert expression_set.manifest["engines"]["reconstructor"]["name"] == "deca"
-    assert read_png(expression_set.base_texture_path).shape == (256, 256, 3)
+    assert png_size(expression_set.base_texture_path) == (256, 256, 3)
     vertices = {expression.name: expression.vertices for expression in expression_set.expressions}
     assert list(vertices) == ["neutral", "as_photographed", "calm", "happy", "au26"]
     np.testing.assert_allclose(vertices["neutral"], base.vertices, atol=1e-6)  # base.obj is text: 6 decimals

@@ -24,8 +24,8 @@ import dataclasses
 import bpy
 import numpy as np
 import pytest
+from PIL import Image  # tests only: an independent PNG decoder
 
-from addon.core.png import read_png
 from addon.core.texture_blend import DEFAULT_EDGE_HIGH, DEFAULT_EDGE_LOW, blend_textures
 from addon.scene.face_object import add_shape_key, build_face_object
 from addon.scene.texture_blend_nodes import (BLEND_NODE_NAME, BSDF_NODE_NAME, GROUP_NAME, OUTPUT_NODE_NAME,
@@ -231,12 +231,16 @@ def _srgb_to_linear(encoded):
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
 
 
+def _pixels(path):
+    return np.asarray(Image.open(path))
+
+
 def _reference_inputs(expression_set):
     """(base, textures, masks) for blend_textures, as the shader sees them (linear-light colours, raw masks)."""
     blended = expression_set.expressions[1:]
-    base = _srgb_to_linear(read_png(expression_set.base_texture_path)[..., :3])
-    textures = np.stack([_srgb_to_linear(read_png(e.texture_path)[..., :3]) for e in blended])
-    masks = np.stack([read_png(e.mask_path) / 255.0 for e in blended])
+    base = _srgb_to_linear(_pixels(expression_set.base_texture_path)[..., :3])
+    textures = np.stack([_srgb_to_linear(_pixels(e.texture_path)[..., :3]) for e in blended])
+    masks = np.stack([_pixels(e.mask_path) / 255.0 for e in blended])
     return base, textures, masks
 
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import bpy
+import jsonschema
 import numpy as np
 import pytest
 from conftest import write_plane_set
@@ -15,7 +16,7 @@ import addon
 from addon.core.coordinates import blender_to_unity
 from addon.core.errors import PromptFaceError
 from addon.core.schedule import parse_schedule
-from addon.core.unity_sidecar import check_sidecar_document
+from addon.core.unity_sidecar import SIDECAR_SCHEMA
 from addon.scene.build import build_face
 from addon.scene.face_object import expression_keys, shape_key_coordinates
 from addon.scene.texture_blend_nodes import BLEND_NODE_NAME, EDGE_HIGH_SOCKET, EDGE_LOW_SOCKET
@@ -54,7 +55,7 @@ def test_export_writes_fbx_textures_and_a_sidecar_binding_them(face, plane_set, 
     out = tmp_path / "unity"
     assert (result.fbx, result.sidecar) == (out / "face.fbx", out / "face.promptface.json")
     sidecar = json.loads(result.sidecar.read_text())
-    check_sidecar_document(sidecar)
+    jsonschema.validate(sidecar, SIDECAR_SCHEMA)
     assert [entry["blendshape"] for entry in sidecar["expressions"]] == ["happy", "surprised"] == result.expressions
     for entry in sidecar["expressions"]:
         source = plane_set.expression(entry["blendshape"])
@@ -172,7 +173,7 @@ def test_animate_then_export_unity_on_the_sample(animated_shot):
     assert result.returncode == 0, result.stderr[-3000:]
     out = animated_shot / "unity"
     sidecar = json.loads((out / "face.promptface.json").read_text())
-    check_sidecar_document(sidecar)
+    jsonschema.validate(sidecar, SIDECAR_SCHEMA)
     assert [entry["blendshape"] for entry in sidecar["expressions"]] == ["as_photographed", "happy", "angry"]
     assert all((out / entry[kind]).is_file() for entry in sidecar["expressions"] for kind in ("texture", "mask"))
     fbx = read_with_ufbx(out / "face.fbx")
