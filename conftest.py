@@ -1,4 +1,4 @@
-"""pytest's root conftest: the test helpers in tests/ (e.g. tests/sshd_server.py) are importable by name from every
+"""pytest's root conftest: the test helpers in tests/ (e.g. tests/waiting.py) are importable by name from every
 test folder. tests/ goes at the END of sys.path: its folders addon/ and backend/ (test folders, no __init__.py) must
 never shadow the real packages."""
 import sys

@@ -9,9 +9,8 @@ texture-blend maths). Blender-facing modules import bpy themselves and are regis
 def _classes() -> tuple:
     """Every Blender class of the add-on, in registration order (property groups before their users)."""
     from . import operators, preferences
-    from .ui import panel, prompt_list_operators, properties, remote_operators
-    return (*preferences.classes, *properties.classes, *operators.classes, *prompt_list_operators.classes,
-            *remote_operators.classes, *panel.classes)
+    from .ui import panel, properties
+    return (*preferences.classes, *properties.classes, *operators.classes, *panel.classes)
 
 
 def register():

@@ -13,10 +13,13 @@ from typing import Callable
 
 import bpy
 
+from .core.atomic_files import move_folder_into_place
 from .core.errors import PromptFaceError
 from .core.expression_set import read_expression_set
 from .core.prompt_grammar import AS_PHOTOGRAPHED_NAME, parse_prompt, prompt_expression_names
+from .core.protocol import check_engines
 from .core.schedule import DEFAULT_HOLD_S, DEFAULT_LEAD_IN_S, parse_schedule
+from .generation import worker
 from .scene.build import build_face
 from .scene.face_object import SET_PATH_PROPERTY, face_prompts
 from .scene.face_textures import TEXTURE_FOLDER, pack_images, store_images_in
@@ -24,9 +27,11 @@ from .scene.fbx_export import export_fbx
 from .render_frames import configure_cycles, render_frames
 from .scene.preview import encode_video, frame_face, preview_frames, render_contact_sheet
 from .scene.timeline import apply_schedule, missing_targets
-from .transports.local import generate_locally
+from .transports.local import serve_command, write_sample_photo
+from .transports.stdio_client import LocalBackend
 
 Progress = Callable[[float, str], None]
+POLL_INTERVAL_S = 0.2  # how often the running job's status is asked for
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ def check_request(request: AnimateRequest) -> list:
         raise PromptFaceError(f"photo '{request.photo}' does not exist or is not a file")
     if not request.prompts:
         raise PromptFaceError("no prompts given; add at least one expression such as 'happy'")
+    check_engines(request.editor, request.reconstructor)
     for prompt in request.prompts:
         parse_prompt(prompt)
     if request.fps <= 0 or request.preview_fps <= 0:
@@ -88,6 +94,42 @@ def default_schedule(names: list[str]) -> str:
                       "neutral"])
 
 
+def generate_expression_set(request: AnimateRequest, prompts: list[str], folder: Path, progress: Progress) -> None:
+    """The expression set of the request's photo (or sample) and these prompts, written to folder (which must not
+    exist yet), by `promptface-backend serve --stdio` on a data dir of its own: the panel's Generate loop
+    (generation/worker.py) over the JSON-lines client, its progress relayed. Raises PromptFaceError with the
+    backend's message when the job cannot be made."""
+    with tempfile.TemporaryDirectory(prefix="promptface-animate-", ignore_cleanup_errors=True) as temporary:
+        temporary = Path(temporary)
+        photo = request.photo or write_sample_photo(request.sample, temporary / f"{request.sample}.png")
+        command = serve_command(temporary / "backend", request.editor, request.reconstructor)
+        job = worker.GenerateRequest(photo=Path(photo), prompts=prompts, editor=request.editor,
+                                     reconstructor=request.reconstructor, cache_root=folder.parent,
+                                     poll_interval_s=POLL_INTERVAL_S,
+                                     options={"neutralise": not request.keep_photo_expression})
+        task = worker.Task("animate", lambda task: worker.generate(task, lambda: LocalBackend(command=command), job))
+        _finished_set(task.start(), progress).rename(folder)
+
+
+def _finished_set(task: worker.Task, progress: Progress) -> Path:
+    """Relay the task's progress until it ends; returns the folder of the job's finished set."""
+    folder, last = None, None
+    while True:
+        event = task.events.get()
+        if isinstance(event, worker.JobStarted):
+            folder = event.folder
+        elif isinstance(event, worker.Progress) and (event.fraction, event.message) != last:
+            last = (event.fraction, event.message)  # the worker reports at every status poll: only changes count
+            progress(event.fraction, event.message)
+        elif isinstance(event, worker.Failed):
+            raise PromptFaceError(event.message)
+        elif isinstance(event, worker.Finished):
+            if event.status != "succeeded":
+                raise PromptFaceError(event.message)
+            return folder
+        # Notes (also in the set's manifest) and set updates are for the panel, which shows the set as it grows.
+
+
 def animate(request: AnimateRequest, progress: Progress | None = None) -> AnimateResult:
     report = progress or (lambda fraction, message: None)
     seconds: dict[str, float] = {}
@@ -100,12 +142,10 @@ def animate(request: AnimateRequest, progress: Progress | None = None) -> Animat
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     try:
-        # 2. The expression set, from the embedded CPU engine.
+        # 2. The expression set, from the backend on this machine.
         start = time.perf_counter()
-        generate_locally(prompts, work / "expressions", photo=request.photo, sample=request.sample,
-                         editor=request.editor, reconstructor=request.reconstructor,
-                         keep_photo_expression=request.keep_photo_expression,
-                         progress=lambda f, message: report(0.6 * f, message))
+        generate_expression_set(request, prompts, work / "expressions",
+                                progress=lambda f, message: report(0.6 * f, message))
         seconds["pipeline"] = time.perf_counter() - start
         expression_set = read_expression_set(work / "expressions")
         # 3. The scene: face, blended material, timeline.
@@ -150,20 +190,9 @@ def animate(request: AnimateRequest, progress: Progress | None = None) -> Animat
             files.update(contact_sheet=out_dir / "contact_sheet.png", video=out_dir / "preview.mp4",
                          frames=out_dir / "preview")
         # 6. Into place (an old output is moved aside first and removed only once the new one is there).
-        _replace_folder(work, out_dir)
+        move_folder_into_place(work, out_dir)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
     report(1.0, f"done: {out_dir}")
     return AnimateResult(out_dir=out_dir, files=files, seconds=seconds)
-
-
-def _replace_folder(new: Path, target: Path) -> None:
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-        old.rmdir()
-        target.rename(old)
-    new.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

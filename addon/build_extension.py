@@ -4,11 +4,12 @@
     python -m addon.build_extension --out dist/ --platforms linux-x64  # just one
     python -m addon.build_extension --out dist/ --wheel-dir WHEELS     # offline: wheels already downloaded
 
-Steps: 1. copy addon/ and the top-level blender_manifest.toml into a staging folder (the extension's top level must
-be the add-on package); 2. put the bundled wheels (paramiko and its dependencies, binary wheels from PyPI, per
-platform) into its wheels/ folder; 3. write their list and the platforms into the staged manifest, and check its
-blender_version_max against the wheels' Python tags (see BLENDER_PYTHONS); 4. validate and build with the extension
-tool that ships inside the bpy wheel (the same code as `blender --command extension`).
+Steps: 1. copy addon/ (less NOT_SHIPPED: what only runs outside Blender) and the top-level blender_manifest.toml
+into a staging folder (the extension's top level must be the add-on package); 2. put the bundled wheels (paramiko
+and its dependencies, binary wheels from PyPI, per platform) into its wheels/ folder; 3. write their list and the
+platforms into the staged manifest, and check its blender_version_max against the wheels' Python tags (see
+BLENDER_PYTHONS); 4. validate and build with the extension tool that ships inside the bpy wheel (the same code as
+`blender --command extension`).
 Nothing here runs inside Blender, and this file is not shipped in the extension.
 """
 import argparse
@@ -44,8 +45,19 @@ PLATFORM_TAGS = {
                   "macosx_10_12_x86_64", "macosx_10_9_x86_64", "macosx_10_9_universal2"),
     "windows-x64": ("win_amd64",),
 }
-# What is never shipped, whatever the manifest's [build] says.
-STAGE_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "build_extension.py")
+# What is never shipped, whatever the manifest's [build] says: compiled files anywhere, and the top-level parts of
+# addon/ that only run outside Blender: the `promptface` command (cli.py, animate.py), its benchmarks and this
+# build. (render_frames.py ships: the Unity export imports it, and render farms run it with `blender -P`.)
+COMPILED = shutil.ignore_patterns("__pycache__", "*.pyc")
+NOT_SHIPPED = ("animate.py", "bench", "build_extension.py", "cli.py")
+
+
+def stage_ignore(folder: str, names: list[str]) -> set[str]:
+    """shutil.copytree's ignore function for staging addon/."""
+    ignored = COMPILED(folder, names)
+    if Path(folder).resolve() == ADDON_DIR:
+        ignored |= set(NOT_SHIPPED) & set(names)
+    return ignored
 
 
 class BuildError(Exception):
@@ -82,7 +94,7 @@ def build_extension(out_dir: Path, platforms: list[str], wheel_dir: Path | None 
     with tempfile.TemporaryDirectory(prefix="promptface-extension-") as temporary:
         # 1. Stage the add-on package with the manifest at its top.
         stage = Path(temporary) / "promptface"
-        shutil.copytree(ADDON_DIR, stage, ignore=STAGE_IGNORE)
+        shutil.copytree(ADDON_DIR, stage, ignore=stage_ignore)
         # 2. The wheels.
         wheels = (wheels_from_folder(Path(wheel_dir), platforms) if wheel_dir
                   else download_wheels(Path(temporary) / "download", platforms))

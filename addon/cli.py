@@ -128,17 +128,17 @@ def _export_unity(args) -> int:
 def _bench(args) -> int:
     import tempfile
 
-    from . import bench
+    from .bench import scene, transports
     with tempfile.TemporaryDirectory() as folder:
         if args.target in ("scene", "all"):
-            bench.bench_scene()
+            scene.bench_scene()
         shot = args.shot
         if args.target in ("animate", "all") or (args.target == "disk" and shot is None):
-            shot = bench.bench_animate(Path(folder) / "shot")
+            shot = scene.bench_animate(Path(folder) / "shot")
         if args.target in ("disk", "all"):
-            bench.bench_disk(shot)
+            scene.bench_disk(shot)
     if args.target in ("transports", "all"):
-        bench.bench_transports(runs=args.runs, ssh=_ssh_target(args, bench.SSHTarget))
+        transports.bench_transports(runs=args.runs, ssh=_ssh_target(args, transports.SSHTarget))
     return 0
 
 

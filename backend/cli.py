@@ -1,4 +1,4 @@
-"""`promptface-backend`: the compute side's commands (generate, serve, bench, train-lora)."""
+"""`promptface-backend`: the compute side's commands (generate, serve, sample, bench, train-lora)."""
 import argparse
 import json
 import logging
@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from addon.core.errors import PromptFaceError
+from addon.core.protocol import check_engines
 from addon.core.self_check import reading_label
 
 SAMPLES = ("astronaut",)
@@ -82,9 +83,20 @@ def _parser() -> argparse.ArgumentParser:
                             "--host, giving any limits the server to the names given")
     serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
                        help=f"default {_default('log_level')}")
+    serve.add_argument("--editor", help="load this editor only, as generate does (diffedit: from --diffedit-model, "
+                                        "$PROMPTFACE_DIFFEDIT_MODEL or the default model); default: warp, and "
+                                        "diffedit when configured")
+    serve.add_argument("--reconstructor", help="load this reconstructor only, as generate does; default: landmarks, "
+                                               "and deca when configured")
     _add_diffedit_arguments(serve)
     _add_deca_argument(serve, for_serve=True)
     serve.set_defaults(run=_serve)
+
+    sample = commands.add_parser("sample", help="write a built-in sample photo to a file (what `promptface animate "
+                                                "--sample` uploads)")
+    sample.add_argument("name", help=f"the sample: {', '.join(SAMPLES)}")
+    sample.add_argument("--out", required=True, type=Path, help="the PNG file to write")
+    sample.set_defaults(run=_sample)
 
     bench = commands.add_parser("bench", help="benchmarks (they print ratios and times, never pass/fail)")
     bench.add_argument("target", choices=("cpu", "job", "diffedit", "deca", "expressions"),
@@ -299,11 +311,18 @@ def _serve(args) -> int:
     os.umask(0o077)  # photos and results are this user's only, whatever the shell's umask
     logging.getLogger().setLevel(settings.log_level.upper())
     from backend.engines import Engines
-    diffedit_wanted = settings.diffedit_model is not None
-    if not diffedit_wanted and (args.lora or args.diffedit_option):
-        raise PromptFaceError("--lora and --diffedit-option need --diffedit-model (which loads the diffedit editor)")
+    if args.editor or args.reconstructor:  # one session's engines, configured as generate configures them
+        check_engines(args.editor or "warp", args.reconstructor or "landmarks")
+        if args.deca_folder is not None and args.reconstructor != "deca":
+            raise PromptFaceError("--deca-folder needs --reconstructor deca")
+        diffedit_wanted, deca_wanted = args.editor == "diffedit", args.reconstructor == "deca"
+    else:  # every engine configured
+        diffedit_wanted, deca_wanted = settings.diffedit_model is not None, settings.deca_folder is not None
+        if not diffedit_wanted and (args.lora or args.diffedit_option):
+            raise PromptFaceError("--lora and --diffedit-option need --diffedit-model (which loads the diffedit "
+                                  "editor)")
     diffedit = _diffedit_settings(args, settings, wanted=diffedit_wanted)
-    deca_folder = settings.deca_folder.expanduser() if settings.deca_folder else None
+    deca_folder = settings.deca_folder.expanduser() if deca_wanted and settings.deca_folder else None
 
     def engines_factory() -> Engines:
         engines = Engines.load(diffedit=diffedit, deca_folder=deca_folder)
@@ -337,6 +356,12 @@ def _serve(args) -> int:
     with data_dir_lock(data_dir, wait=0):
         uvicorn.run(create_app(Service(settings, engines_factory), token, allowed_hosts), host=settings.host,
                     port=settings.port, log_level=settings.log_level)
+    return 0
+
+
+def _sample(args) -> int:
+    photo_bytes, _ = sample_photo(args.name)
+    args.out.write_bytes(photo_bytes)
     return 0
 
 

@@ -1,6 +1,6 @@
-"""The engine registry: which editors and reconstructors exist, and `Engines`, everything loaded once (face and
-identity models, the editors and reconstructors, the self-check, the sentence model on first use) so that a server
-keeps it warm across subjects and prompts.
+"""The engine registry: `Engines`, everything loaded once (face and identity models, the editors and reconstructors,
+the self-check, the sentence model on first use) so that a server keeps it warm across subjects and prompts. The
+engines' names are the protocol's (addon/core/protocol.py EDITORS, RECONSTRUCTORS), which the add-on offers too.
 """
 import threading
 import time
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from addon.core.errors import PromptFaceError
+from addon.core.protocol import check_engines
 from backend.editors.editing import Editor
 from backend.editors.warp import WarpEditor
 from backend.metrics.image_metrics import IdentityEmbedder
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
     from backend.editors.diffedit import DiffEditSettings
     from backend.metrics.expression_recognition import ExpressionRecogniser
 
-EDITORS = ("warp", "diffedit")
-RECONSTRUCTORS = ("landmarks", "deca")
 DIFFEDIT_NOT_CONFIGURED = ("the diffedit editor is not loaded here: it needs a Stable Diffusion model (a GPU is "
                            "advised); pass --diffedit-model FOLDER_OR_HUB_ID to `promptface-backend serve`, or set "
                            "PROMPTFACE_DIFFEDIT_MODEL where it runs")
@@ -35,12 +34,6 @@ DECA_NOT_CONFIGURED = ("the deca reconstructor is not loaded here: it needs the 
 
 # Engines.text_model_status() until a free-text prompt has loaded the sentence model.
 TEXT_MODEL_NOT_LOADED = "loads on first free-text prompt"
-
-def check_engines(editor: str, reconstructor: str) -> None:
-    """Refuse unknown engines with the list of those that exist."""
-    for kind, name, known in (("editor", editor, EDITORS), ("reconstructor", reconstructor, RECONSTRUCTORS)):
-        if name not in known:
-            raise PromptFaceError(f"unknown {kind} '{name}'; choose one of: {', '.join(known)}")
 
 
 @dataclass

@@ -12,7 +12,7 @@ For each prompt, on top of the neutralised face (`generate_expressions`), a batc
     7. reconstruct the edited photo with the identity locked, in the base topology (reconstructors/)
     8. its texture in the base UV layout: enhanced, with its change mask (texture/texture_steps.py)
     9. score it against the neutral: identity, SSIM, PSNR, the expression self-check (metrics/)
-and the expression set grows by one (addon/core/expression_set.py), a valid set at every moment.
+and the expression set grows by one (addon/core/expression_set/), a valid set at every moment.
 """
 import time
 from dataclasses import dataclass, field
@@ -24,11 +24,13 @@ import numpy as np
 
 from addon.core.errors import PromptFaceError
 from addon.core.expression_set import ExpressionData, ExpressionSetBuilder
-from addon.core.prompt_grammar import AS_PHOTOGRAPHED_NAME, NEUTRAL_NAME, parse_prompt, prompt_expression_names
+from addon.core.prompt_grammar import (AS_PHOTOGRAPHED_NAME, NEUTRAL_NAME, PromptKind, parse_prompt,
+                                       prompt_expression_names)
+from addon.core.protocol import check_engines
 from addon.core.self_check import mismatch_warning, reading_label
 from backend.editors.editing import EditedPhoto, Editor, EditRequest
 from backend.editors.warp import action_unit_text
-from backend.engines import Engines, check_engines
+from backend.engines import Engines
 from backend.metrics.image_metrics import IdentityEmbedder, image_metrics
 from backend.prompts.text_to_action_units import ExpressionIntent, resolve_prompt
 from backend.reconstructors.reconstruction import ReconstructionBase
@@ -168,7 +170,7 @@ def _write_expression_set(prepared: PreparedSubject, prompts: list[str], out_dir
                           should_cancel: Callable[[], bool] | None = None,
                           partial_dir: str | Path | None = None) -> Path:
     """Steps 5–9 for every prompt (inputs checked), the set growing by one expression at a time."""
-    if any(parse_prompt(prompt).kind == "free_text" for prompt in prompts):
+    if any(parse_prompt(prompt).kind == PromptKind.FREE_TEXT for prompt in prompts):
         report(0.0, "loading the text model for free-text prompts")
         engines.text_model()
     editor = engines.editor_for(options.editor)

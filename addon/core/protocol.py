@@ -28,7 +28,13 @@ Files travel outside the JSON: over SFTP on the same SSH connection, or directly
 """
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
+from .errors import PromptFaceError
+
 API_VERSION = 1
+
+# The engines a JobRequest may name, the default first (EngineList says which of them a server has loaded).
+EDITORS = ("warp", "diffedit")
+RECONSTRUCTORS = ("landmarks", "deca")
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
@@ -115,6 +121,13 @@ class ErrorReply:
     error: str                # a key of ERROR_STATUS
     message: str              # what went wrong and what to do, for a person
     retry_after: int | None = None
+
+
+def check_engines(editor: str, reconstructor: str) -> None:
+    """Refuse unknown engine names with the list of those that exist."""
+    for kind, name, known in (("editor", editor, EDITORS), ("reconstructor", reconstructor, RECONSTRUCTORS)):
+        if name not in known:
+            raise PromptFaceError(f"unknown {kind} '{name}'; choose one of: {', '.join(known)}")
 
 
 def to_wire(message) -> dict:

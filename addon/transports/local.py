@@ -1,24 +1,18 @@
-"""The local transport: runs the embedded CPU engine (`promptface-backend generate`) as a child process.
+"""The backend on this machine: where its command is, the `serve --stdio` command line that the local transport
+(stdio_client.LocalStdioChannel, the panel's "This Computer" and `promptface animate`) starts, and its sample photos.
 
-The add-on never imports backend code (Blender's Python has no torch), so even "in-process" work on one
-machine goes through the backend's own command. Progress lines on its stderr are relayed; `error: …`
-lines become a PromptFaceError with the backend's message.
+The add-on never imports backend code (Blender's Python has no torch), so even work on one machine goes through the
+backend's own command.
 """
-import json
 import os
-import re
 import shutil
 import subprocess
 import sys
-import tempfile
-from collections import deque
 from pathlib import Path
-from typing import Callable
 
 from ..core.errors import PromptFaceError
 
 BACKEND_COMMAND_ENV = "PROMPTFACE_BACKEND_COMMAND"
-PROGRESS_LINE = re.compile(r"^\[\s*(\d+)%\]\s*(.*)$")
 
 
 def backend_command() -> list[str]:
@@ -36,31 +30,24 @@ def backend_command() -> list[str]:
     return [found]
 
 
-def generate_locally(prompts: list[str], out_dir: Path, *, photo: Path | None = None, sample: str | None = None,
-                     editor: str = "warp", reconstructor: str = "landmarks", keep_photo_expression: bool = False,
-                     progress: Callable[[float, str], None] | None = None) -> dict:
-    """Run the backend's generate command; returns its JSON summary. Raises PromptFaceError on failure."""
-    source = ["--sample", sample] if sample else [str(photo)]
-    command = [*backend_command(), "generate", *source, *prompts, "--out", str(out_dir), "--json",
-               "--editor", editor, "--reconstructor", reconstructor,
-               *(["--keep-photo-expression"] if keep_photo_expression else [])]
-    errors, tail = [], deque(maxlen=20)
-    # stdout goes to a file: reading stderr line by line must not block on a full stdout pipe.
-    with tempfile.TemporaryFile(mode="w+") as stdout:
-        process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, text=True)
-        for line in process.stderr:
-            line = line.rstrip("\n")
-            tail.append(line)
-            match = PROGRESS_LINE.match(line)
-            if match and progress:
-                progress(int(match.group(1)) / 100.0, match.group(2))
-            elif line.startswith("error: "):
-                errors.append(line[len("error: "):])
-        code = process.wait()
-        stdout.seek(0)
-        output = stdout.read()
-    if code == 2 and errors:
-        raise PromptFaceError("; ".join(errors))
-    if code != 0:
-        raise PromptFaceError(f"the backend failed (exit code {code}); its last output:\n" + "\n".join(tail))
-    return json.loads(output)
+def serve_command(data_dir: str | Path | None = None, editor: str | None = None,
+                  reconstructor: str | None = None) -> list[str]:
+    """`promptface-backend serve --stdio` on data_dir (default: the backend's own). Given an editor or a
+    reconstructor, the server loads only those engines (as `promptface-backend generate` would), else every engine
+    configured where it runs."""
+    command = [*backend_command(), "serve", "--stdio"]
+    for flag, value in (("--data-dir", data_dir), ("--editor", editor), ("--reconstructor", reconstructor)):
+        if value:
+            command += [flag, str(value)]
+    return command
+
+
+def write_sample_photo(name: str, path: Path) -> Path:
+    """A built-in sample photo (`promptface-backend sample NAME`) written to path; returns path."""
+    result = subprocess.run([*backend_command(), "sample", name, "--out", str(path)], capture_output=True, text=True)
+    if result.returncode != 0:
+        said = result.stderr.strip().splitlines()
+        raise PromptFaceError(said[-1].removeprefix("error: ") if said else
+                              f"the backend could not write the sample photo '{name}' (exit status "
+                              f"{result.returncode})")
+    return path

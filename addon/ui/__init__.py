@@ -1,1 +1,2 @@
-"""The sidebar: scene properties, the panel, and the operators behind its buttons (one kind of class per file)."""
+"""The sidebar: scene properties and the panel (one kind of class per file); the operators behind its buttons are in
+addon/operators/."""

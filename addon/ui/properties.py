@@ -3,11 +3,12 @@ import zlib
 
 import bpy
 
+from ..core.protocol import EDITORS, RECONSTRUCTORS
 from ..generation import session
 
 DEFAULT_ENGINE = "DEFAULT"
-# Engines offered before Connect/Test has asked the backend which it has.
-_FALLBACK_ENGINES = {"editor": ["warp", "diffedit"], "reconstructor": ["landmarks", "deca"]}
+# Engines offered before Connect/Test has asked the backend which it has: every engine the protocol names.
+_FALLBACK_ENGINES = {"editor": EDITORS, "reconstructor": RECONSTRUCTORS}
 # Blender keeps only a pointer to dynamic enum items: the strings must stay referenced from Python.
 _engine_items: dict[str, list[tuple]] = {}
 

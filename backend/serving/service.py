@@ -35,16 +35,17 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 
+from addon.core.atomic_files import write_bytes_atomically
 from addon.core.errors import PromptFaceError
 from addon.core.expression_set import MANIFEST_FILE, manifest_file_names, zip_expression_set
 from addon.core.prompt_grammar import prompt_expression_names
-from addon.core.protocol import (API_VERSION, ERROR_STATUS, FINISHED_STATUSES, Deleted, EngineInfo,
-                                 EngineList, ExpressionProgress, Health, JobInfo, JobRequest, SubjectInfo)
+from addon.core.protocol import (API_VERSION, EDITORS, ERROR_STATUS, FINISHED_STATUSES, RECONSTRUCTORS, Deleted,
+                                 EngineInfo, EngineList, ExpressionProgress, Health, JobInfo, JobRequest, SubjectInfo)
 from backend.errors import InputImageError, NotAnImageError, PhotoTooLargeError, public_message
 from backend.serving.job_store import StoredJob, JobStore, StoredSubject, now
 from backend.settings import Settings
 from backend.subject.photo_io import PHOTO_SUFFIXES, open_photo_header
-from backend.engines import EDITORS, RECONSTRUCTORS, Engines
+from backend.engines import Engines
 from backend.pipeline import (PreparedSubject, JobCancelled, PipelineOptions, prepare_subject, check_inputs,
                               generate_expressions)
 
@@ -221,7 +222,7 @@ class Service:
         if known is not None:
             photo_path = self._photo_path(known)
             if not photo_path.is_file():  # removed from disk: the same bytes put it back
-                _write_atomically(photo_path, photo_bytes)
+                write_bytes_atomically(photo_path, photo_bytes, mode=0o600)
             return SubjectInfo(**known.info)
         display_name = _display_name(filename)
         _check_photo_header(photo_bytes, display_name, self.settings.max_pixels)
@@ -529,7 +530,7 @@ class Service:
         folder = self.settings.data_dir / "subjects" / subject_id
         _private_folder(folder)
         photo_name = _stored_photo_name(display_name)
-        _write_atomically(folder / photo_name, photo_bytes)
+        write_bytes_atomically(folder / photo_name, photo_bytes, mode=0o600)
         self._store.add_subject(StoredSubject(subject_id, photo_name, {f.name: getattr(info, f.name)
                                                                     for f in fields(info)}))
         return info
@@ -727,13 +728,6 @@ def _zip_gone(job_id: str) -> str:
 def _photo_gone(subject_id: str) -> str:
     return (f"subject '{subject_id}' is known but its photo is no longer on this server (it was removed from "
             "disk); upload the photo again (create subject) and use the subject_id it returns")
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
-        handle.write(data)
-    os.replace(temporary, path)
 
 
 def _private_folder(folder: Path) -> None:

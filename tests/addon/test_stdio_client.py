@@ -14,14 +14,16 @@ from addon.transports.errors import BackendError, ConnectionLost
 from addon.transports.stdio_client import LocalStdioChannel, StdioBackend
 
 # A scripted server: prints a banner line (as a login shell might), the hello, then answers requests.
-#   health → a Health; slow → sleeps 1 s, then a Health; die → exits with status 3 and a last word on stderr;
-#   hang → no answer (the server reads on); refuse → an ErrorReply.
+#   health → a Health; die → exits with status 3 and a last word on stderr; hang → no answer (the server reads on);
+#   refuse → an ErrorReply; late → answered only when the next request arrives: its reply (status "late") goes out
+#   first, then the next one's, whose Health then says so in its version.
 FAKE_SERVER = textwrap.dedent("""
-    import json, sys, time
+    import json, sys
     api_version = int(sys.argv[1])
     print("Welcome to the cluster (a banner on stdout)", flush=True)
     print(json.dumps({"event": "hello", "api_version": api_version, "upload_dir": "/nowhere", "version": "t"}),
           flush=True)
+    late = None
     for line in sys.stdin:
         request = json.loads(line)
         method, reply = request["method"], {"id": request["id"]}
@@ -30,12 +32,18 @@ FAKE_SERVER = textwrap.dedent("""
             sys.exit(3)
         if method == "hang":
             continue
-        if method == "slow":
-            time.sleep(1.0)
+        if method == "late":
+            late = request["id"]
+            continue
+        version = "t"
+        if late is not None:
+            print(json.dumps({"id": late, "result": {"status": "late", "api_version": api_version, "version": "t"}}),
+                  flush=True)
+            late, version = None, "t, after the late reply"
         if method == "refuse":
             reply["error"] = {"error": "queue_full", "message": "the queue is full", "retry_after": 7}
         else:
-            reply["result"] = {"status": "ok", "api_version": api_version, "version": "t"}
+            reply["result"] = {"status": "ok", "api_version": api_version, "version": version}
         print(json.dumps(reply), flush=True)
 """)
 
@@ -89,11 +97,13 @@ def test_a_missing_command_is_unreachable():
 
 def test_a_reply_timeout_leaves_the_session_usable(fake_server):
     with fake_server(reply_timeout=0.3) as backend:
-        with pytest.raises(BackendError, match="did not answer 'slow' within 0.3 s") as caught:
-            backend._call("slow", {})
+        with pytest.raises(BackendError, match="did not answer 'late' within 0.3 s") as caught:
+            backend._call("late", {})
         assert caught.value.code == "timeout"
-        time.sleep(1.0)  # the late reply arrives and is skipped by its id
-        assert backend.health().status == "ok"
+        # The late reply reaches the client just before the next one, on the same stream: the client reads it first
+        # and must skip it by its id (returning it would give status "late"; a server that never sent it, no "after").
+        health = backend.health()
+        assert (health.status, health.version) == ("ok", "t, after the late reply")
 
 
 def test_the_server_dying_mid_call_is_connection_lost_then_reconnect_works(fake_server):

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from addon.core.expression_set import read_expression_set
+from addon.transports.stdio_client import LocalBackend
 
 
 def run_cli(*args, cwd=None, env=None):
@@ -70,3 +71,40 @@ def test_bench_job_prints_one_json_line_for_the_transports_benchmark():
     assert numbers["prompts"] == ["happy"] and numbers["runs"] == 1 and len(numbers["job_runs_s"]) == 1
     assert 0 < numbers["first_expression_s"] <= numbers["job_s"]
     assert "text_model" not in numbers["load_s"]  # no free text, no sentence model
+
+
+def test_sample_writes_the_photo_generate_uses(tmp_path):
+    result = run_cli("sample", "astronaut", "--out", str(tmp_path / "astronaut.png"))
+    assert result.returncode == 0, result.stderr
+    generated = run_cli("generate", "--sample", "astronaut", "happy", "--out", str(tmp_path / "set"), "--quiet")
+    assert generated.returncode == 0, generated.stderr
+    assert (tmp_path / "set" / "subject.png").read_bytes() == (tmp_path / "astronaut.png").read_bytes()
+    refused = run_cli("sample", "nobody", "--out", str(tmp_path / "nobody.png"))
+    assert refused.returncode == 2 and refused.stderr.startswith("error: unknown sample 'nobody'")
+    assert not (tmp_path / "nobody.png").exists()
+
+
+@pytest.mark.parametrize("flags, configured, reason", [
+    # Every engine configured where it runs: the model the variable names is tried, and named when it is missing.
+    ([], True, "no-model is missing"),
+    # One session's engines (what `promptface animate` asks for): warp alone leaves the configured model alone ...
+    (["--editor", "warp"], True, "the diffedit editor is not loaded here"),
+    # ... and diffedit is loaded as generate loads it, from the default model when none is configured.
+    (["--editor", "diffedit"], False, "could not be loaded without downloading"),
+])
+def test_serve_loads_the_configured_engines_or_the_sessions_own(tmp_path, astronaut_png, monkeypatch, flags,
+                                                                configured, reason):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty Hub cache
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    if configured:
+        monkeypatch.setenv("PROMPTFACE_DIFFEDIT_MODEL", str(tmp_path / "no-model"))
+    else:
+        monkeypatch.delenv("PROMPTFACE_DIFFEDIT_MODEL", raising=False)
+    photo = tmp_path / "astronaut.png"
+    photo.write_bytes(astronaut_png)
+    command = [sys.executable, "-m", "backend.cli", "serve", "--stdio", "--data-dir", str(tmp_path / "data"), *flags]
+    with LocalBackend(command=command) as backend:
+        backend.create_subject(photo)  # calibrated by the worker, after it loaded the engines
+        engines = {engine.name: engine for engine in backend.engines().engines}
+    assert engines["warp"].available and engines["landmarks"].available
+    assert not engines["diffedit"].available and reason in engines["diffedit"].reason

@@ -1,5 +1,6 @@
 """`promptface animate` and `promptface render` end to end, as a user runs them (real subprocesses: the CLI
-runs the real CPU backend as its own child process, then Blender as a module)."""
+runs the real CPU backend as its own child process, `promptface-backend serve --stdio` spoken to in JSON lines, then
+Blender as a module)."""
 import json
 import os
 import subprocess
@@ -97,6 +98,9 @@ def test_bad_input_exits_2_and_leaves_nothing(tmp_path):
         (["animate", "--sample", "astronaut", "   ", "--out", "shot"], "empty prompt"),
         (["animate", "--sample", "astronaut", "happy", "--schedule", "happy 1", "--out", "shot"], "1s"),
         (["animate", "--sample", "astronaut", "happy", "--fps", "0", "--out", "shot"], "positive"),
+        (["animate", "--sample", "astronaut", "happy", "--editor", "paint", "--out", "shot"],
+         "unknown editor 'paint'; choose one of: warp, diffedit"),
+        (["animate", "--sample", "nobody", "happy", "--out", "shot"], "unknown sample 'nobody'"),
         (["animate", "nobody.jpg", "happy", "--out", "shot"], "does not exist"),
         (["render", "missing.blend", "--out", "frames"], "does not exist"),
     ]
@@ -115,6 +119,27 @@ def test_a_backend_refusal_reaches_the_user_and_leaves_nothing(tmp_path):
     result = promptface("animate", str(photo), "happy", "--out", str(tmp_path / "shot"), *PREVIEW)
     assert result.returncode == 2 and "no face found" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["coffee.png"]
+
+
+def test_keep_photo_expression_reaches_the_backend(tmp_path):
+    result = promptface("animate", "--sample", "astronaut", "happy", "--keep-photo-expression", "--no-preview",
+                        "--out", "shot", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    expression_set = read_expression_set(tmp_path / "shot" / "expressions")
+    assert expression_set.names() == ["neutral", "happy"]  # her smile stays in the neutral: no as_photographed
+    assert expression_set.manifest["subject"]["photo_expression"]["removed_from_neutral"] is False
+    engines = expression_set.manifest["engines"]
+    assert (engines["editor"]["name"], engines["reconstructor"]["name"]) == ("warp", "landmarks")
+
+
+def test_missing_weights_are_named_and_leave_nothing(tmp_path, monkeypatch):
+    monkeypatch.delenv("PROMPTFACE_DECA_FOLDER", raising=False)
+    result = promptface("animate", "--sample", "astronaut", "happy", "--reconstructor", "deca", "--out", "shot",
+                        cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "error: the deca reconstructor is not loaded here" in result.stderr
+    assert "PROMPTFACE_DECA_FOLDER" in result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_render_command_renders_the_requested_frames(animated, tmp_path):

@@ -1,6 +1,6 @@
 """The extension as a user gets it: built into a zip with the extension tool, installed into Blender, and driven
 through its operators against the real HTTP server (`promptface-backend serve` on loopback, temporary data dir),
-and over SSH against a real OpenSSH sshd on loopback (tests/sshd_server.py) that runs `serve --stdio`.
+and over SSH against a real OpenSSH sshd on loopback (addon/bench/loopback_sshd.py) that runs `serve --stdio`.
 
 Blender as a module runs no timers, so the tests apply the worker's results with the add-on's own
 `run_until()` / `run_until_idle()`, which block on the worker's event queue (never on sleeps).
@@ -19,8 +19,8 @@ from pathlib import Path
 import bpy
 import pytest
 import requests
-from sshd_server import SshdServer
 
+from addon.bench.loopback_sshd import SshdServer
 from addon.build_extension import REPO_ROOT, BuildError, build_extension, run_extension_tool, staged_manifest
 from addon.core.png import encode_png
 
@@ -159,9 +159,14 @@ def test_the_zip_is_the_add_on_package_with_its_wheels(extension_zip):
     with zipfile.ZipFile(extension_zip) as archive:
         names = archive.namelist()
         manifest = tomllib.loads(archive.read("blender_manifest.toml").decode())
-    assert "__init__.py" in names and "transports/http.py" in names and "ui/panel.py" in names
-    assert not [name for name in names if name.startswith(("backend/", "tests/", "addon/")) or
-                name.endswith((".pyc", "build_extension.py"))]
+    # What Blender runs: the add-on, its operators, the panel, the transports, and render_frames.py (the Unity export
+    # imports it; render farms run it with `blender -P`).
+    for shipped in ("__init__.py", "operators/__init__.py", "operators/face.py", "operators/remote.py",
+                    "ui/panel.py", "transports/http.py", "transports/local.py", "render_frames.py"):
+        assert shipped in names, shipped
+    # What only runs outside Blender: the `promptface` command, its benchmarks (with their sshd) and the build.
+    assert not [name for name in names if name.startswith(("backend/", "tests/", "addon/", "bench/")) or
+                name in ("cli.py", "animate.py", "build_extension.py") or name.endswith(".pyc")]
     wheels = manifest["build"]["generated"]["wheels"]
     assert any(Path(wheel).name.startswith("paramiko-") for wheel in wheels)
     assert all(wheel.removeprefix("./") in names for wheel in wheels)
@@ -217,6 +222,15 @@ def test_the_installed_extension_brings_its_own_paramiko(extension):
     site_packages = Path(os.environ["BLENDER_USER_RESOURCES"]) / "extensions" / ".local" / "lib"
     assert list(site_packages.glob("python3*/site-packages/paramiko/__init__.py"))
     assert extension.prefs.bl_rna.identifier and type(extension.prefs).bl_idname == EXTENSION
+
+
+def test_every_shipped_module_imports_without_what_the_zip_leaves_out(extension, extension_zip):
+    with zipfile.ZipFile(extension_zip) as archive:
+        files = [name for name in archive.namelist() if name.endswith(".py") and not name.startswith("wheels/")]
+    modules = [name.removesuffix(".py").removesuffix("__init__").rstrip("/").replace("/", ".") for name in files]
+    assert "operators" in modules and "transports.local" in modules
+    for module in modules:
+        importlib.import_module(f"{EXTENSION}.{module}".rstrip("."))
 
 
 def test_connect_lists_the_servers_engines(extension, server):

@@ -1,19 +1,18 @@
-"""The add-on's scene operators: thin wrappers that read their properties, call the same scene code as the command
-line, and report. (The operators that talk to a backend are in ui/remote_operators.py; addon/__init__.py registers
-every class.)"""
+"""The operators on a face in the scene: import an expression set, build its timeline, export it. Thin wrappers that
+read their properties, call the same scene code as the command line, and report."""
 from pathlib import Path
 
 import bpy
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from .core.errors import PromptFaceError
-from .core.expression_set import read_expression_set
-from .core.schedule import parse_schedule
-from .scene.build import build_face
-from .scene.fbx_export import export_fbx
-from .scene.face_object import SET_PATH_PROPERTY, face_prompts
-from .scene.timeline import apply_schedule, timeline_end_frame
-from .scene.unity_export import export_unity
+from ..core.errors import PromptFaceError
+from ..core.expression_set import read_expression_set
+from ..core.schedule import parse_schedule
+from ..scene.build import build_face
+from ..scene.fbx_export import export_fbx
+from ..scene.face_object import SET_PATH_PROPERTY, face_prompts
+from ..scene.timeline import apply_schedule, timeline_end_frame
+from ..scene.unity_export import export_unity
 
 
 def _active_face(context) -> bpy.types.Object:

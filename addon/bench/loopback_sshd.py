@@ -1,4 +1,5 @@
-"""A real OpenSSH sshd on a free loopback port, for the SSH tests (tests/addon and tests/blender import it).
+"""A real OpenSSH sshd on a free loopback port, for `promptface bench transports` and the SSH tests (tests/addon
+and tests/blender import it).
 
 It uses a throwaway host key and accepts one throwaway user key (both in the folder it is given), runs as the
 current user with its own config, and logs to <root>/sshd.log. sshd must be installed: CI installs openssh-server
@@ -15,6 +16,8 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+
+from ..core.errors import PromptFaceError
 
 SSHD = Path("/usr/sbin/sshd")
 BACKEND = Path(sys.executable).parent / "promptface-backend"
@@ -57,10 +60,11 @@ class SshdServer:
 
     def __enter__(self) -> "SshdServer":
         if not SSHD.is_file():
-            raise RuntimeError(f"{SSHD} is missing: install openssh-server (apt-get install -y openssh-server)")
+            raise PromptFaceError(f"{SSHD} is missing: install openssh-server (apt-get install -y openssh-server)")
         self.root.mkdir(parents=True, exist_ok=True)
         for key in (self.host_key, self.user_key):
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True,
+                           capture_output=True)
         authorized_keys = self.root / "authorized_keys"
         authorized_keys.write_text(self.user_key.with_suffix(".pub").read_text())
         self.port = _free_port()
@@ -70,7 +74,8 @@ class SshdServer:
             f"AuthorizedKeysFile {authorized_keys}", "PubkeyAuthentication yes", "PasswordAuthentication no",
             "KbdInteractiveAuthentication no", "PermitRootLogin prohibit-password",
             f"PidFile {self.root / 'sshd.pid'}", "StrictModes no", "UsePAM no", "Subsystem sftp internal-sftp", ""]))
-        os.makedirs("/run/sshd", exist_ok=True)  # sshd's privilege-separation directory
+        if os.geteuid() == 0:
+            os.makedirs("/run/sshd", exist_ok=True)  # sshd started by root wants its privilege-separation folder
         self.process = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(config)], stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self._reader = threading.Thread(target=self._copy_log, name="sshd-log", daemon=True)
@@ -79,8 +84,8 @@ class SshdServer:
         # when sshd's output ends (it exited).
         if not self._listening.wait(START_TIMEOUT_S) or self.process.poll() is not None:
             self.stop()
-            raise RuntimeError(f"sshd did not start listening on port {self.port} within {START_TIMEOUT_S} s "
-                               f"(exit status {self.process.returncode}):\n{self.log_path.read_text()}")
+            raise PromptFaceError(f"sshd did not start listening on port {self.port} within {START_TIMEOUT_S} s "
+                                  f"(exit status {self.process.returncode}):\n{self.log_path.read_text()}")
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -1,13 +1,6 @@
-"""`promptface bench`: client-side benchmarks. They print times and ratios against a baseline measured in the
-same run; they never pass or fail.
-
-- scene:   building a face with 10 expressions, foreach_set against a per-vertex Python loop (5k and 60k vertices)
-- disk:    bytes for a 4-expression timeline, ours (expression set + .blend + .fbx) against the thesis' way
-           (10 in-between OBJ + 1024² PNG per transition)
-- animate: `promptface animate` on the sample with 3 prompts, split into pipeline, scene, export and preview
-- transports: the same 3-prompt job in the backend's own process (`promptface-backend bench job`), over HTTP and
-           over SSH; and, in Blender, the time from Generate until the first expression is on the face
-"""
+"""`promptface bench transports`: the same job in the backend's own process, over HTTP and over SSH, and Generate in
+Blender until the first expression is on the face. Every process started here is stopped by its pid, and every file
+removed, also on Ctrl-C."""
 # Annotations stay strings: a typing generic over a class of this module (Iterator[tuple[SSHTarget, ...]]) built at
 # import is kept by typing's cache with this module, and so bpy, alive through interpreter exit, where bpy 4.5 hangs.
 from __future__ import annotations
@@ -29,145 +22,20 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import bpy
-import numpy as np
 
-from .core.coordinates import expression_set_to_blender
-from .core.errors import PromptFaceError
-from .core.expression_set import ExpressionData, read_expression_set, write_expression_set
-from .core.obj_mesh import Mesh, write_obj
-from .core.png import encode_png, read_png
-from .core.protocol import FINISHED_STATUSES, JobRequest
-from .scene.face_object import build_face_object
-from .transports.connect import BackendSettings
-from .transports.errors import BackendError
-from .transports.local import backend_command
-from .transports.ssh import DEFAULT_SERVE_COMMAND
-
-THESIS_INBETWEENS = 10
-THESIS_TEXTURE_PX = 1024
-
-
-def bench_scene(vertex_counts=(5_000, 60_000), expressions: int = 10) -> None:
-    print(f"scene build, {expressions} expressions: foreach_set (ours) against a per-vertex loop")
-    for count in vertex_counts:
-        with tempfile.TemporaryDirectory() as folder:
-            expression_set = _grid_set(Path(folder) / "set", count, expressions)
-            bpy.ops.wm.read_factory_settings(use_empty=True)
-            start = time.perf_counter()
-            build_face_object(expression_set)
-            ours = time.perf_counter() - start
-            bpy.ops.wm.read_factory_settings(use_empty=True)
-            start = time.perf_counter()
-            _build_with_loops(expression_set)
-            loops = time.perf_counter() - start
-        print(f"  {count:>6} vertices: ours {ours:7.3f} s, per-vertex loop {loops:7.3f} s "
-              f"-> ours is {loops / ours:.1f}x faster")
-
-
-def _grid_set(path: Path, vertex_count: int, expression_count: int):
-    side = int(np.ceil(np.sqrt(vertex_count)))
-    xs, ys = np.meshgrid(np.linspace(-0.07, 0.07, side), np.linspace(-0.08, 0.08, side))
-    vertices = np.column_stack([xs.ravel(), ys.ravel(), np.zeros(side * side)]).astype(np.float32)
-    index = np.arange(side * side).reshape(side, side)
-    a, b, c, d = index[:-1, :-1].ravel(), index[1:, :-1].ravel(), index[:-1, 1:].ravel(), index[1:, 1:].ravel()
-    faces = np.concatenate([np.column_stack([a, b, c]), np.column_stack([c, b, d])]).astype(np.int32)
-    uvs = ((vertices[:, :2] - vertices[:, :2].min(axis=0)) / np.ptp(vertices[:, :2], axis=0)).astype(np.float32)
-    texture = np.zeros((8, 8, 3), np.uint8)
-    rng = np.random.default_rng(0)
-    expressions = [ExpressionData("neutral", "neutral", "neutral", vertices, texture, texture[..., 0], texture)]
-    for k in range(expression_count):
-        moved = vertices + rng.normal(0, 0.001, vertices.shape).astype(np.float32)
-        expressions.append(ExpressionData(f"e{k}", f"e{k}", f"e{k}", moved, texture, texture[..., 0], texture))
-    write_expression_set(path, subject={"size": [8, 8], "face_box": [0, 0, 8, 8]}, subject_photo=("s.png", b"x"),
-                         engines={}, base_mesh=Mesh(vertices, faces, uvs, faces.copy()), base_texture=texture,
-                         expressions=expressions)
-    return read_expression_set(path)
-
-
-def _build_with_loops(expression_set):
-    """The baseline: the same face built with Blender's convenient per-element Python API."""
-    source = expression_set.base_mesh
-    mesh = bpy.data.meshes.new("loops")
-    mesh.from_pydata([tuple(v) for v in expression_set_to_blender(source.vertices)], [],
-                     [tuple(f) for f in source.faces])
-    uv_layer = mesh.uv_layers.new(name="UVMap")
-    for corner, uv_index in enumerate(np.asarray(source.face_uvs).ravel()):
-        uv_layer.data[corner].uv = source.uvs[uv_index]
-    face = bpy.data.objects.new("loops", mesh)
-    bpy.context.scene.collection.objects.link(face)
-    face.shape_key_add(name="Basis")
-    for expression in expression_set.expressions[1:]:
-        key = face.shape_key_add(name=expression.name, from_mix=False)
-        for point, co in zip(key.data, expression_set_to_blender(expression.vertices)):
-            point.co = co
-    return face
-
-
-def bench_disk(shot: Path) -> None:
-    """Compare an animate output folder with what the thesis' workflow would write for the same timeline."""
-    expression_set = read_expression_set(shot / "expressions")
-    ours = {name: _folder_bytes(shot / name) for name in ("expressions", "face.blend", "face.fbx", "textures")}
-    transitions = len(expression_set.expressions)  # neutral → e1 → … → eN → neutral
-    with tempfile.TemporaryDirectory() as folder:
-        one = _thesis_transition_bytes(expression_set, Path(folder))
-    thesis = one * transitions
-    total = sum(ours.values())
-    print(f"bytes on disk for a {len(expression_set.expressions) - 1}-expression timeline ({shot})")
-    for name, size in ours.items():
-        print(f"  ours {name:<12} {size / 1e6:8.2f} MB")
-    print(f"  ours total        {total / 1e6:8.2f} MB")
-    print(f"  thesis            {thesis / 1e6:8.2f} MB  ({transitions} transitions x {THESIS_INBETWEENS} OBJ + "
-          f"{THESIS_TEXTURE_PX}² PNG, one transition written and measured: {one / 1e6:.2f} MB)")
-    print(f"  -> ours is {thesis / total:.1f}x smaller")
-
-
-def _thesis_transition_bytes(expression_set, folder: Path) -> int:
-    """Write one transition the thesis' way (neutral → first expression) and count its bytes."""
-    base = expression_set.base_mesh
-    target = expression_set.expressions[1]
-    start_texture = read_png(expression_set.base_texture_path).astype(np.float32)
-    end_texture = read_png(target.texture_path).astype(np.float32)
-    repeat = THESIS_TEXTURE_PX // start_texture.shape[0]
-    for step in range(1, THESIS_INBETWEENS + 1):
-        t = step / (THESIS_INBETWEENS + 1)
-        vertices = (1 - t) * base.vertices + t * target.vertices
-        write_obj(folder / f"frame_{step:02d}.obj", Mesh(vertices, base.faces, base.uvs, base.face_uvs))
-        texture = np.rint((1 - t) * start_texture + t * end_texture).astype(np.uint8)
-        # Nearest-neighbour upsampling and maximum compression: the baseline at its smallest, in its favour.
-        texture = texture.repeat(repeat, axis=0).repeat(repeat, axis=1)
-        (folder / f"frame_{step:02d}.png").write_bytes(encode_png(texture, level=9))
-    return _folder_bytes(folder)
-
-
-def _folder_bytes(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def bench_animate(out: Path) -> Path:
-    from .animate import AnimateRequest, animate
-
-    request = AnimateRequest(prompts=["happy", "a delighted surprise", "70% happy + 30% surprised"], out_dir=out,
-                             sample="astronaut", overwrite=True)
-    start = time.perf_counter()
-    result = animate(request)
-    total = time.perf_counter() - start
-    print("promptface animate on the sample, 3 prompts, default preview (256², 16 samples, 10 fps)")
-    for stage, seconds in result.seconds.items():
-        print(f"  {stage:<9} {seconds:7.2f} s  ({seconds / total:5.1%})")
-    print(f"  total     {total:7.2f} s")
-    return out
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# transports
+from ..core.errors import PromptFaceError
+from ..core.png import encode_png
+from ..core.protocol import FINISHED_STATUSES, JobRequest
+from ..transports.connect import BackendSettings
+from ..transports.errors import BackendError
+from ..transports.local import backend_command
+from ..transports.ssh import DEFAULT_SERVE_COMMAND
+from .loopback_sshd import SSHD, SshdServer
 
 TRANSPORT_POLL_S = 0.05     # status polls of the timed jobs: fine enough that polling hardly adds to a job
 SERVER_START_TIMEOUT_S = 120.0
 JOB_TIMEOUT_S = 300.0
 STOP_TIMEOUT_S = 30.0       # a server finishes its current expression before it stops
-SSHD = Path("/usr/sbin/sshd")
 
 
 @dataclass(frozen=True)
@@ -191,8 +59,7 @@ class TransportTimes:
 
 def bench_transports(runs: int = 3, ssh: SSHTarget | None = None) -> None:
     """Print the in-process job, the same job over HTTP and SSH with their ratios, and Generate's time to the first
-    expression in the scene. Every process started here is stopped by its pid, and every file removed, also on
-    Ctrl-C."""
+    expression in the scene."""
     # 1. Check what can be checked before any work.
     if runs < 1:
         raise PromptFaceError(f"--runs must be at least 1, not {runs}")
@@ -212,7 +79,7 @@ def bench_transports(runs: int = 3, ssh: SSHTarget | None = None) -> None:
               f"job {baseline['job_s']:6.3f} s   first expression {baseline['first_expression_s']:6.3f} s")
         # 3. HTTP, then Generate in Blender against the same server.
         with _http_server(backend, work / "http") as (url, token, started):
-            from .transports.http import HTTPBackend
+            from ..transports.http import HTTPBackend
             with HTTPBackend(url, token, timeout=JOB_TIMEOUT_S) as client:
                 http = _time_jobs(client, photos, prompts, runs, work / "http-sets", started)
             _print_transport("HTTP", http, baseline, f"{url}, polled every {TRANSPORT_POLL_S} s")
@@ -225,7 +92,7 @@ def bench_transports(runs: int = 3, ssh: SSHTarget | None = None) -> None:
               f"in-process job")
         # 4. SSH.
         with _ssh_target(ssh, backend, work / "ssh") as (target, description, after_close):
-            from .transports.ssh import SSHBackend
+            from ..transports.ssh import SSHBackend
             try:
                 started = time.perf_counter()
                 with SSHBackend(host=target.host, port=target.port, user=target.user, key_file=target.key_file,
@@ -327,7 +194,7 @@ def _http_server(backend: list[str], folder: Path) -> Iterator[tuple[str, str, f
 
 
 def _wait_until_healthy(process: subprocess.Popen, url: str, log_path: Path) -> None:
-    from .transports.http import HTTPBackend
+    from ..transports.http import HTTPBackend
 
     start = time.monotonic()
     with HTTPBackend(url, "health-needs-no-token", timeout=2.0) as probe:
@@ -355,8 +222,9 @@ def _wait_until_healthy(process: subprocess.Popen, url: str, log_path: Path) -> 
 def _ssh_target(ssh: SSHTarget | None, backend: list[str], folder: Path
                 ) -> Iterator[tuple[SSHTarget, str, Callable[[], None]]]:
     """(where to connect, a description, what to call once the connection is closed). The user's own host is
-    used as given; otherwise a throwaway sshd on loopback runs this environment's backend with its own data dir,
-    and the server it starts is waited for (and ended by its pid if it lingers) when the connection closes."""
+    used as given; otherwise a throwaway sshd on loopback (loopback_sshd.py, the SSH tests' own) runs this
+    environment's backend with its own data dir, and the server it starts is waited for (and ended by its pid if it
+    lingers) when the connection closes."""
     if ssh is not None:
         yield ssh, f"ssh {ssh.user or getpass.getuser()}@{ssh.host}:{ssh.port}, {ssh.remote_command}", lambda: None
         return
@@ -365,53 +233,11 @@ def _ssh_target(ssh: SSHTarget | None, backend: list[str], folder: Path
     # `exec` keeps the shell's pid ($$) for the server, so the pid file names the server itself.
     command = (f"echo $$ > {shlex.quote(str(pid_file))}; exec {shlex.join(backend)} serve --stdio "
                f"--data-dir {shlex.quote(str(data_dir))}")
-    with _loopback_sshd(folder / "sshd") as (port, key_file, known_hosts):
-        target = SSHTarget(host="127.0.0.1", user=getpass.getuser(), port=port, key_file=str(key_file),
-                           known_hosts=str(known_hosts), remote_command=command)
-        yield (target, f"throwaway sshd on 127.0.0.1:{port}, serve --stdio",
+    with SshdServer(folder / "sshd") as sshd:
+        target = SSHTarget(host=sshd.host, user=sshd.user, port=sshd.port, key_file=str(sshd.user_key),
+                           known_hosts=str(sshd.known_hosts(folder / "known_hosts")), remote_command=command)
+        yield (target, f"throwaway sshd on {sshd.host}:{sshd.port}, serve --stdio",
                lambda: _wait_for_remote_server(pid_file, data_dir))
-
-
-@contextmanager
-def _loopback_sshd(folder: Path) -> Iterator[tuple[int, Path, Path]]:
-    """OpenSSH's sshd on a free loopback port with a throwaway host key that accepts one throwaway user key;
-    yields (port, the user's private key, a known_hosts file holding the host key)."""
-    folder.mkdir(parents=True)
-    host_key, user_key = folder / "host_ed25519", folder / "user_ed25519"
-    for key in (host_key, user_key):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True,
-                       capture_output=True)
-    (folder / "authorized_keys").write_text(user_key.with_suffix(".pub").read_text())
-    port = _free_port()
-    key_type, key_data = host_key.with_suffix(".pub").read_text().split()[:2]
-    known_hosts = folder / "known_hosts"
-    known_hosts.write_text(f"[127.0.0.1]:{port} {key_type} {key_data}\n")
-    config = folder / "sshd_config"
-    config.write_text("\n".join([
-        f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {host_key}",
-        f"AuthorizedKeysFile {folder / 'authorized_keys'}", "PubkeyAuthentication yes",
-        "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PermitRootLogin prohibit-password",
-        f"PidFile {folder / 'sshd.pid'}", "StrictModes no", "UsePAM no", "Subsystem sftp internal-sftp", ""]))
-    if os.geteuid() == 0:
-        os.makedirs("/run/sshd", exist_ok=True)  # sshd started by root wants its privilege-separation folder
-    log_path = folder / "sshd.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(config)], stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            deadline = time.monotonic() + 10.0
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                    break
-                except OSError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise PromptFaceError(f"sshd did not start on 127.0.0.1:{port}:\n{log_path.read_text()}")
-                time.sleep(0.05)
-            yield port, user_key, known_hosts
-        finally:
-            _stop(process)
 
 
 def _wait_for_remote_server(pid_file: Path, data_dir: Path) -> None:
@@ -458,9 +284,9 @@ def _time_generate_in_blender(url: str, token: str, photos: _PhotoVariants, prom
     """Generate through the add-on's session against the HTTP server, the events applied as Blender's timer would
     apply them (run_until, since Blender as a module runs no timers). Medians of (Generate → the first expression's
     shape key on the face, Generate → the task over with every expression on the face)."""
-    from . import register, unregister
-    from .generation import session, worker
-    from .scene.face_object import expression_keys
+    from .. import register, unregister
+    from ..generation import session, worker
+    from ..scene.face_object import expression_keys
 
     def first_expression_on_face() -> bool:
         run = session.last()

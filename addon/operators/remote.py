@@ -9,7 +9,7 @@ from ..generation import job_cache, session
 from ..generation.worker import GenerateRequest
 from ..preferences import backend_settings
 from ..transports.connect import BackendSettings, check_settings
-from .properties import DEFAULT_ENGINE
+from ..ui.properties import DEFAULT_ENGINE
 
 MODAL_TIMER_S = 0.25
 
