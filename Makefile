@@ -12,7 +12,7 @@ TORCH_SPEC ?= torch==2.13.0
 SYSTEM_PACKAGES := demo
 test: SYSTEM_PACKAGES := test
 
-.PHONY: setup demo test extension clean system-packages
+.PHONY: setup demo test fast extension clean system-packages
 
 system-packages:
 	PYTHON='$(PYTHON)' scripts/system-packages install $(SYSTEM_PACKAGES)
@@ -35,6 +35,10 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# The edit-test loop: everything but the tests marked slow (a real server process, the outside HTTP judge).
+fast: setup
+	$(BIN)/python -m pytest -m "not slow"
 
 # The Blender extension zips (one per platform, paramiko's wheels bundled) in dist/.
 extension: setup

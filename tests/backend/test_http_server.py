@@ -373,6 +373,7 @@ def _wait_until_up(api: Api, process: subprocess.Popen) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_serve_survives_a_kill_mid_job(tmp_path, astronaut_png):
     data_dir, port = tmp_path / "data", _free_port()
     data_dir.mkdir()
@@ -615,6 +616,7 @@ def test_health_and_status_answer_while_uploads_wait_and_the_rest_are_told_to_co
         loaded.set()
 
 
+@pytest.mark.slow
 def test_an_outside_judge_finds_the_api_true_to_its_openapi_document(server, tmp_path):
     """schemathesis (its current release, pinned in the dev extra) runs every check of the served schema with the
     token on loopback: a few hundred cases, fixed seed; tests/backend/schemathesis.toml says the one
