@@ -30,7 +30,7 @@ from ..transports.connect import BackendSettings
 from ..transports.errors import BackendError
 from ..transports.local import backend_command
 from ..transports.ssh import DEFAULT_SERVE_COMMAND
-from .loopback_sshd import SSHD, SshdServer
+from .loopback_sshd import SSHD, SshdServer, stop_process
 
 TRANSPORT_POLL_S = 0.05     # status polls of the timed jobs: fine enough that polling hardly adds to a job
 SERVER_START_TIMEOUT_S = 120.0
@@ -190,7 +190,7 @@ def _http_server(backend: list[str], folder: Path) -> Iterator[tuple[str, str, f
             _wait_until_healthy(process, url, log_path)
             yield url, (data_dir / "token").read_text().strip(), started
         finally:
-            _stop(process)
+            stop_process(process, STOP_TIMEOUT_S)
 
 
 def _wait_until_healthy(process: subprocess.Popen, url: str, log_path: Path) -> None:
@@ -262,15 +262,6 @@ def _is_server(pid: int, data_dir: Path) -> bool:
     except OSError:
         return False
     return str(data_dir).encode() in command_line.split(b"\0")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def _free_port() -> int:

@@ -6,6 +6,7 @@ The user supplies one folder holding every file (never downloaded at run time).
 """
 import pickle
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -13,7 +14,8 @@ import numpy as np
 
 from addon.core.errors import PromptFaceError
 from addon.core.obj_mesh import Mesh, read_obj
-from backend.flame.assets import FLAME_MODEL, FLAME_SOURCE, FlameArrays, FlameFilesError, LandmarkEmbedding, load_flame
+from backend.flame.assets import (FLAME_MODEL, FLAME_SOURCE, FlameArrays, FlameFilesError, LandmarkEmbedding,
+                                  check_shape, checked_array, load_flame)
 
 DECA_MODEL = "deca_model.tar"
 LANDMARK_EMBEDDING = "landmark_embedding.npy"
@@ -228,15 +230,6 @@ def load_albedo(path: str | Path, components: int = 50) -> AlbedoModel:
 # ---------------------------------------------------------------------------------------------------------------
 # Checks
 
-
-def _array(value, path: Path, name: str, dtype) -> np.ndarray:
-    try:
-        return np.asarray(value, dtype=dtype)
-    except (TypeError, ValueError) as error:
-        raise DecaFilesError(f"{path}: '{name}' is not a numeric array ({type(value).__name__})") from error
-
-
-def _check_shape(array: np.ndarray, shape: tuple, path: Path, name: str) -> None:
-    if tuple(array.shape) != tuple(shape):
-        raise DecaFilesError(f"{path}: {name} has shape {tuple(array.shape)}, expected {tuple(shape)} as in the "
-                             "released file")
+# The FLAME loader's checks, raising this folder's error.
+_array = partial(checked_array, error=DecaFilesError)
+_check_shape = partial(check_shape, error=DecaFilesError)

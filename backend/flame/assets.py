@@ -165,22 +165,22 @@ def load_flame(path: str | Path) -> FlameArrays:
     for key in ("v_template", "shapedirs", "posedirs", "J_regressor", "kintree_table", "weights", "f"):
         if key not in fields:
             raise FlameFilesError(f"{path} has no '{key}'; is it the FLAME 2020 generic_model.pkl?")
-    template = _array(fields["v_template"], path, "v_template", np.float64)
+    template = checked_array(fields["v_template"], path, "v_template", np.float64)
     vertices = template.shape[0]
     kintree = np.asarray(fields["kintree_table"]).astype(np.int64)
     joints = kintree.shape[-1] if kintree.ndim == 2 else -1
-    _check_shape(template, (vertices, 3), path, "v_template")
-    _check_shape(kintree, (2, joints), path, "kintree_table")
-    shapedirs = _array(fields["shapedirs"], path, "shapedirs", np.float64)
-    _check_shape(shapedirs, (vertices, 3, shapedirs.shape[-1]), path, "shapedirs")
-    posedirs = _array(fields["posedirs"], path, "posedirs", np.float64)
-    _check_shape(posedirs, (vertices, 3, (joints - 1) * 9), path, "posedirs")
-    regressor = _array(fields["J_regressor"], path, "J_regressor", np.float64)
-    _check_shape(regressor, (joints, vertices), path, "J_regressor")
-    weights = _array(fields["weights"], path, "weights", np.float64)
-    _check_shape(weights, (vertices, joints), path, "weights")
-    faces = _array(fields["f"], path, "f", np.int64)
-    _check_shape(faces, (faces.shape[0], 3), path, "f")
+    check_shape(template, (vertices, 3), path, "v_template")
+    check_shape(kintree, (2, joints), path, "kintree_table")
+    shapedirs = checked_array(fields["shapedirs"], path, "shapedirs", np.float64)
+    check_shape(shapedirs, (vertices, 3, shapedirs.shape[-1]), path, "shapedirs")
+    posedirs = checked_array(fields["posedirs"], path, "posedirs", np.float64)
+    check_shape(posedirs, (vertices, 3, (joints - 1) * 9), path, "posedirs")
+    regressor = checked_array(fields["J_regressor"], path, "J_regressor", np.float64)
+    check_shape(regressor, (joints, vertices), path, "J_regressor")
+    weights = checked_array(fields["weights"], path, "weights", np.float64)
+    check_shape(weights, (vertices, joints), path, "weights")
+    faces = checked_array(fields["f"], path, "f", np.int64)
+    check_shape(faces, (faces.shape[0], 3), path, "f")
     if faces.min() < 0 or faces.max() >= vertices:
         raise FlameFilesError(f"{path}: 'f' indexes vertices {faces.min()}..{faces.max()}, the model has {vertices}")
     return FlameArrays(v_template=template, shapedirs=shapedirs, posedirs=posedirs, j_regressor=regressor,
@@ -205,14 +205,17 @@ def _parents(kintree: np.ndarray, path: Path) -> np.ndarray:
 # Checks
 
 
-def _array(value, path: Path, name: str, dtype) -> np.ndarray:
+def checked_array(value, path: Path, name: str, dtype, error: type[PromptFaceError] = FlameFilesError) -> np.ndarray:
+    """value as a numpy array of dtype; `error` naming the file and the entry when it is not numeric."""
     try:
         return np.asarray(value, dtype=dtype)
-    except (TypeError, ValueError) as error:
-        raise FlameFilesError(f"{path}: '{name}' is not a numeric array ({type(value).__name__})") from error
+    except (TypeError, ValueError) as problem:
+        raise error(f"{path}: '{name}' is not a numeric array ({type(value).__name__})") from problem
 
 
-def _check_shape(array: np.ndarray, shape: tuple, path: Path, name: str) -> None:
+def check_shape(array: np.ndarray, shape: tuple, path: Path, name: str,
+                error: type[PromptFaceError] = FlameFilesError) -> None:
+    """`error` naming the file and the entry when array's shape is not the released file's."""
     if tuple(array.shape) != tuple(shape):
-        raise FlameFilesError(f"{path}: {name} has shape {tuple(array.shape)}, expected {tuple(shape)} as in the "
-                              "released file")
+        raise error(f"{path}: {name} has shape {tuple(array.shape)}, expected {tuple(shape)} as in the "
+                    "released file")
