@@ -12,7 +12,7 @@ TORCH_SPEC ?= torch==2.13.0
 SYSTEM_PACKAGES := demo
 test: SYSTEM_PACKAGES := test
 
-.PHONY: setup demo test fast extension clean system-packages
+.PHONY: setup demo test fast lint extension clean system-packages
 
 system-packages:
 	PYTHON='$(PYTHON)' scripts/system-packages install $(SYSTEM_PACKAGES)
@@ -33,11 +33,15 @@ demo: setup
 	$(BIN)/promptface animate --sample astronaut "happy" "a delighted surprise" \
 		"70% happy + 30% surprised" "angry" --out demo/astronaut --overwrite
 
-test: setup
+test: lint
 	$(BIN)/python -m pytest
 
+# ruff with the short config in pyproject.toml; `make test` and `make fast` run it first.
+lint: setup
+	$(BIN)/ruff check .
+
 # The edit-test loop: everything but the tests marked slow (a real server process, the outside HTTP judge).
-fast: setup
+fast: lint
 	$(BIN)/python -m pytest -m "not slow"
 
 # The Blender extension zips (one per platform, paramiko's wheels bundled) in dist/.

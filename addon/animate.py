@@ -86,7 +86,7 @@ def planned_expressions(prompts: list[str], photo_expression: bool = True) -> di
     when its expression is to be removed (a schedule may name it; a photo with no expression of its own has none,
     which the schedule then reports)."""
     planned = {AS_PHOTOGRAPHED_NAME: "as photographed"} if photo_expression else {}
-    return {**planned, **dict(zip(prompt_expression_names(prompts), prompts))}
+    return {**planned, **dict(zip(prompt_expression_names(prompts), prompts, strict=True))}
 
 
 def default_schedule(names: list[str]) -> str:

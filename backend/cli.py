@@ -103,9 +103,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="cpu: per-stage times of the CPU engine; job: one whole job in this process (the "
                             "baseline of `promptface bench transports`); diffedit: the DiffEdit editor on the real "
                             "SD 2.1-base architecture with random weights; deca: the DECA reconstructor per image at "
-                            "real sizes with random weights (float32, and float16 too on CUDA); expressions: do the six basic prompts read "
-                            "as asked on a folder of photos (recogniser hits, identity, motion against real "
-                            "expressions)")
+                            "real sizes with random weights (float32, and float16 too on CUDA); expressions: do the "
+                            "six basic prompts read as asked on a folder of photos (recogniser hits, identity, motion "
+                            "against real expressions)")
     bench.add_argument("--runs", type=int, default=None, help="runs per measurement, median reported "
                                                               "(default: 5 for cpu, 3 for job)")
     bench.add_argument("--sample", choices=SAMPLES, default="astronaut")

@@ -15,7 +15,7 @@ For each prompt, on top of the neutralised face (`generate_expressions`), a batc
 and the expression set grows by one (addon/core/expression_set/), a valid set at every moment.
 """
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence, TypeVar
 
@@ -178,7 +178,7 @@ def _write_expression_set(prepared: PreparedSubject, prompts: list[str], out_dir
     builder = ExpressionSetBuilder(out_dir, **set_header(prepared, options, engines), overwrite=overwrite,
                                    staging_dir=partial_dir)
     results = [prepared.neutral, *([prepared.as_photographed] if prepared.as_photographed else [])]
-    work = list(zip(prompt_expression_names(prompts), prompts))
+    work = list(zip(prompt_expression_names(prompts), prompts, strict=True))
     steps, done = len(prompts) + 1, 0
     try:
         builder.begin(*[result.data for result in results])
@@ -225,7 +225,7 @@ def edit_photos(subject: Subject, work: list[tuple[str, str]], editor: Editor,
     edits = editor.edit_batch(subject, requests)
     edit_seconds = round((time.perf_counter() - start) / len(work), 4)  # the batch's time, shared out
     return [EditedExpression(name, request, edit, {"prompt": seconds, "edit": edit_seconds})
-            for (name, _), request, edit, seconds in zip(work, requests, edits, prompt_seconds)]
+            for (name, _), request, edit, seconds in zip(work, requests, edits, prompt_seconds, strict=True)]
 
 
 def finish_expression(prepared: PreparedSubject, edited_expression: EditedExpression, engines: Engines,
@@ -365,7 +365,8 @@ def contact_sheet(images: list[np.ndarray], labels: list[tuple[str, str]] | None
     for index, image in enumerate(images):
         cell = np.full((tile + label_height, tile, 3), 255, np.uint8)
         cell[:tile] = cv2.resize(image, (tile, tile), interpolation=cv2.INTER_AREA)
-        for line, (text, scale, grey) in enumerate(zip(labels[index] if labels else (), (0.5, 0.36), (0, 90))):
+        lines = labels[index] if labels else ()  # (prompt, reading), or nothing
+        for line, (text, scale, grey) in enumerate(zip(lines, (0.5, 0.36), (0, 90), strict=False)):
             cv2.putText(cell, text[:int(16 / scale)], (4, tile + 16 + 18 * line), cv2.FONT_HERSHEY_SIMPLEX, scale,
                         (grey, grey, grey), 1, cv2.LINE_AA)
         tiles.append(cell)

@@ -69,7 +69,9 @@ def test_check_agrees_with_what_is_installed_here():
 
 
 def may_sudo_without_a_password() -> bool:
-    return shutil.which("sudo") is not None and subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0
+    if shutil.which("sudo") is None:
+        return False
+    return subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0
 
 
 def test_a_user_who_may_not_install_is_told_the_command_and_nothing_runs(path_without_mcs):

@@ -67,7 +67,7 @@ def _build_with_loops(expression_set):
     face.shape_key_add(name="Basis")
     for expression in expression_set.expressions[1:]:
         key = face.shape_key_add(name=expression.name, from_mix=False)
-        for point, co in zip(key.data, expression_set_to_blender(expression.vertices)):
+        for point, co in zip(key.data, expression_set_to_blender(expression.vertices), strict=True):
             point.co = co
     return face
 

@@ -260,7 +260,7 @@ def _parse_emotion_terms(normalised: str) -> list[_EmotionTerm] | None:
         _check_weights_given_to_all_or_none(terms, normalised)
         return terms
     if "+" in lowered or "%" in lowered:
-        failing = next(piece for piece, term in zip(pieces, terms) if term is None)
+        failing = next(piece for piece, term in zip(pieces, terms, strict=True) if term is None)
         raise PromptError(_why_not_emotion_term(failing, normalised))
     return None
 

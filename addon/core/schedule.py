@@ -86,7 +86,7 @@ def schedule_keys(
     names = _expression_names(entry_weights)
     keys: list[Key] = []
     time_s = 0.0
-    for position, (entry, weights) in enumerate(zip(entries, entry_weights), start=1):
+    for position, (entry, weights) in enumerate(zip(entries, entry_weights, strict=True), start=1):
         _check_entry_timing(entry, position, continues)
         if position > 1 or continues:
             time_s += default_transition_s if entry.transition_s is None else entry.transition_s

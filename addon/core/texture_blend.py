@@ -50,7 +50,7 @@ def blend_textures(base, textures, masks, weights, edge_low: float = DEFAULT_EDG
     base = base.astype(np.float64)
     blended = base.copy()
     # One expression at a time keeps memory at a few (H,W,C) arrays whatever K is.
-    for texture, mask, weight in zip(textures, masks, weights):
+    for texture, mask, weight in zip(textures, masks, weights, strict=True):
         effective = effective_weight(mask, weight, edge_low, edge_high)
         blended += effective[..., None] * (texture.astype(np.float64) - base)
     return np.clip(blended, 0.0, 1.0).astype(np.float32)

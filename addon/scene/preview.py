@@ -102,7 +102,7 @@ def render_contact_sheet(scene: bpy.types.Scene, face: bpy.types.Object, path: P
                 key.value = 1.0 if key == active else 0.0
             tiles.append(render_still(scene, tile_dir / f"tile_{index:02d}.png"))
     finally:
-        for key, value in zip(keys, saved_values):
+        for key, value in zip(keys, saved_values, strict=True):
             key.value = value
         if animation:
             animation.action = saved_action

@@ -24,6 +24,7 @@ The schedule text(s) and fps are kept on the face (SCHEDULE_PROPERTY, FPS_PROPER
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from numbers import Integral
 
 import bpy
@@ -293,8 +294,8 @@ def _insert_keys(fcurve: bpy.types.FCurve, frames: list[int], values: list[float
     """Key ``values`` at ``frames`` (ascending, after any key already there but the first): eased, flat handles."""
     previous = [point.co.x for point in fcurve.keyframe_points if point.co.x < frames[0]]
     gaps = [frames[0] - previous[-1] if previous else None]
-    gaps += [after - before for before, after in zip(frames, frames[1:])] + [None]
-    for index, (frame, value) in enumerate(zip(frames, values)):
+    gaps += [after - before for before, after in pairwise(frames)] + [None]
+    for index, (frame, value) in enumerate(zip(frames, values, strict=True)):
         point = fcurve.keyframe_points.insert(frame, value)
         point.interpolation, point.easing = INTERPOLATION, EASING
         left, right = gaps[index] or gaps[index + 1] or 1.0, gaps[index + 1] or gaps[index] or 1.0

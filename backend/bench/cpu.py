@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -66,6 +67,10 @@ def bench_cpu(photo_bytes: bytes, photo_name: str, runs: int = 5) -> None:
 
     _bench_warp_against_skimage(subject, engines, runs)
     _bench_cold_start(photo_bytes, photo_name)
+
+
+def _record_since(start: float, finished: list[float], *_) -> None:
+    finished.append(time.perf_counter() - start)
 
 
 def _bench_warp_against_skimage(subject, engines, runs: int) -> None:
@@ -171,12 +176,12 @@ def bench_job(photo_bytes: bytes, photo_name: str, prompts=JOB_PROMPTS, runs: in
     with tempfile.TemporaryDirectory(prefix="promptface-bench-job-") as folder:
         for run in range(runs + 1):  # run 0 warms up
             start = time.perf_counter()
-            first = []
+            finished = []  # seconds from the start to each expression
             prepared = prepare_subject(photo_bytes, photo_name, engines)
             generate_expressions(prepared, prompts, Path(folder) / f"set-{run}", engines,
-                                 on_expression=lambda *_: first.append(time.perf_counter() - start))
+                                 on_expression=partial(_record_since, start, finished))
             totals.append(time.perf_counter() - start)
-            firsts.append(first[0])
+            firsts.append(finished[0])
     return JobBenchmark(photo=photo_name, prompts=prompts, runs=runs, load_s=dict(engines.load_seconds),
                         warmup_s=totals[0], job_s=statistics.median(totals[1:]),
                         first_expression_s=statistics.median(firsts[1:]), job_runs_s=totals[1:])

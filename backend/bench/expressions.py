@@ -2,13 +2,13 @@
 asserts.
 
 For each neutral photo of a folder (default: the built-in sample) the six basic prompts are generated with the warp
-editor and scored: the expression recogniser's top class against the prompt (hits), the prompted class's
-probability against the neutral's (rises: by at least MIN_RISE), SFace identity cosine against the photo as taken, and seconds per
+editor and scored: the expression recogniser's top class against the prompt (hits), the prompted class's probability
+against the neutral's (rises: by at least MIN_RISE), SFace identity cosine against the photo as taken, and seconds per
 expression. A labels file (CSV: file,person,expression — expression one of neutral, happy, sad, surprised, afraid,
 angry, disgusted) says which photos are neutral and which show a person's real expression: the prompt's landmark
-motion is then compared with that person's real motion (neutral → expression, rigidly aligned on points no
-expression moves, face widths): direction correlation and magnitude ratio. Expressive photos are calibrated and their
-neutralised neutral scored (does it read neutral?).
+motion is then compared with that person's real motion (neutral → expression, rigidly aligned on points no expression
+moves, face widths): direction correlation and magnitude ratio. Expressive photos are calibrated and their neutralised
+neutral scored (does it read neutral?).
 """
 import csv
 import statistics

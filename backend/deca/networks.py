@@ -5,6 +5,8 @@
 - `DecaEncoder`: the backbone as `encoder` and an MLP head `layers` (E_flame: 236 outputs, E_detail: 128).
 - `DetailGenerator` (D_detail): jaw pose + expression + detail code → a 256² displacement map.
 """
+from itertools import pairwise
+
 import torch
 from torch import nn
 
@@ -99,7 +101,7 @@ class DetailGenerator(nn.Module):
         first = DETAIL_CHANNELS[0]
         self.l1 = nn.Sequential(nn.Linear(latent_size, first * DETAIL_START_SIZE ** 2))
         blocks: list[nn.Module] = [nn.BatchNorm2d(first)]
-        for in_channels, out_channels in zip(DETAIL_CHANNELS[:-1], DETAIL_CHANNELS[1:]):
+        for in_channels, out_channels in pairwise(DETAIL_CHANNELS):
             blocks += [nn.Upsample(scale_factor=2, mode="bilinear"),
                        nn.Conv2d(in_channels, out_channels, 3, stride=1, padding=1),
                        nn.BatchNorm2d(out_channels, DETAIL_BATCHNORM_EPS),

@@ -88,7 +88,8 @@ class DiffEditSettings:
     def resolved_dtype(self) -> torch.dtype:
         if self.dtype is not None:
             if self.dtype not in ("float16", "float32", "bfloat16"):
-                raise PromptFaceError(f"DiffEditSettings.dtype must be float16, bfloat16 or float32, not {self.dtype!r}")
+                raise PromptFaceError(
+                    f"DiffEditSettings.dtype must be float16, bfloat16 or float32, not {self.dtype!r}")
             return getattr(torch, self.dtype)
         return torch.float16 if self.resolved_device().type == "cuda" else torch.float32
 
@@ -267,7 +268,8 @@ class DiffEditEditor(Editor):
         dtype = settings.resolved_dtype()
         loaders = (("unet", lambda: UNet2DConditionModel.from_pretrained(source, subfolder="unet", torch_dtype=dtype,
                                                                           **options)),
-                   ("vae", lambda: AutoencoderKL.from_pretrained(source, subfolder="vae", torch_dtype=dtype, **options)),
+                   ("vae", lambda: AutoencoderKL.from_pretrained(source, subfolder="vae", torch_dtype=dtype,
+                                                                 **options)),
                    ("text_encoder", lambda: CLIPTextModel.from_pretrained(source, subfolder="text_encoder",
                                                                          torch_dtype=dtype, **options)),
                    ("tokenizer", lambda: CLIPTokenizer.from_pretrained(source, subfolder="tokenizer", **options)),
@@ -441,7 +443,8 @@ class DiffEditEditor(Editor):
         # 6. decode
         images = self.decode(latents, image.shape[:2])
         mask_arrays = masks[:, 0].to(torch.uint8).cpu().numpy()
-        return [DiffEditResult(prompt, edited, mask) for prompt, edited, mask in zip(prompts, images, mask_arrays)]
+        return [DiffEditResult(prompt, edited, mask)
+                for prompt, edited, mask in zip(prompts, images, mask_arrays, strict=True)]
 
     def edit_batch(self, subject: Subject, requests: list[EditRequest]) -> list[EditedPhoto]:
         """The pipeline's entry: the subject's crop edited into each request's expression, in one batch."""

@@ -131,7 +131,8 @@ def contour_rows(rotations: torch.Tensor, neck_chain: tuple[int, ...] = (1, 0)) 
     relative = torch.eye(3, dtype=rotations.dtype, device=rotations.device).expand(rotations.shape[0], 3, 3)
     for joint in neck_chain:
         relative = rotations[:, joint] @ relative
-    # The yaw of the neck chain's rotation, the sign DECA's FLAME uses (read there, not copied): atan2(−R20, √(R00²+R10²)).
+    # The yaw of the neck chain's rotation, the sign DECA's FLAME uses (read there, not copied):
+    # atan2(−R20, √(R00²+R10²)).
     yaw = torch.atan2(-relative[:, 2, 0], torch.sqrt(relative[:, 0, 0] ** 2 + relative[:, 1, 0] ** 2))
     yaw = torch.round(torch.clamp(yaw * (180.0 / math.pi), max=CONTOUR_YAW_LIMIT)).long()
     rows = torch.where(yaw < 0, CONTOUR_YAW_LIMIT - yaw, yaw)

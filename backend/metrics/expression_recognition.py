@@ -376,11 +376,11 @@ class ExpressionRecogniser:
             raise ValueError(f"{len(images)} images but {len(landmarks)} landmark sets")
         if not images:
             return []
-        faces = np.stack([face_input(image, points) for image, points in zip(images, landmarks)])
+        faces = np.stack([face_input(image, points) for image, points in zip(images, landmarks, strict=True)])
         with torch.inference_mode():
             probabilities = self.network(torch.from_numpy(faces[:, None])).numpy().astype(np.float64)
         probabilities /= probabilities.sum(axis=1, keepdims=True)  # exactly 1 in float64
-        return [dict(zip(RECOGNISER_CLASSES, map(float, row))) for row in probabilities]
+        return [dict(zip(RECOGNISER_CLASSES, map(float, row), strict=True)) for row in probabilities]
 
     @staticmethod
     def top(reads_as: dict[str, float]) -> str:

@@ -47,7 +47,7 @@ class TextEmotionModel:
         """{emotion: (cosine similarity, intensity) of that emotion's phrase nearest to the text}."""
         scores = self._phrases @ self._embed([text])[0]
         best: dict[str, tuple[float, float]] = {}
-        for label, score, intensity in zip(self._labels, scores, self._intensities):
+        for label, score, intensity in zip(self._labels, scores, self._intensities, strict=True):
             if label not in best or score > best[label][0]:
                 best[label] = (float(score), intensity)
         return best
@@ -59,7 +59,7 @@ def soft_mixture(similarities: dict[str, float]) -> dict[str, float]:
     scores = np.array([similarities[e] for e in names]) / TEMPERATURE
     shares = np.exp(scores - scores.max())
     shares /= shares.sum()
-    kept = {name: float(share) for name, share in zip(names, shares) if share >= MIN_SHARE}
+    kept = {name: float(share) for name, share in zip(names, shares, strict=True) if share >= MIN_SHARE}
     total = sum(kept.values())
     return {name: share / total for name, share in kept.items()}
 

@@ -119,7 +119,8 @@ class JobStore:
 
     def add_job(self, row: StoredJob) -> None:
         values = [getattr(row, name) for name in _JOB_COLUMNS]
-        values = [json.dumps(value) if name in _JSON_COLUMNS else value for name, value in zip(_JOB_COLUMNS, values)]
+        values = [json.dumps(value) if name in _JSON_COLUMNS else value
+                  for name, value in zip(_JOB_COLUMNS, values, strict=True)]
         with self._lock:
             self._db.execute(f"INSERT INTO jobs ({', '.join(_JOB_COLUMNS)}) "
                              f"VALUES ({', '.join('?' * len(_JOB_COLUMNS))})", values)
@@ -160,7 +161,7 @@ class JobStore:
 
 
 def _job_row(values: tuple) -> StoredJob:
-    columns = dict(zip(_JOB_COLUMNS, values))
+    columns = dict(zip(_JOB_COLUMNS, values, strict=True))
     for name in _JSON_COLUMNS:
         columns[name] = json.loads(columns[name])
     return StoredJob(**columns)

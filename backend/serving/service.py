@@ -1,6 +1,7 @@
 """The backend as a service: subjects, a job queue, one worker thread that owns the engines, a store that survives
-restarts. Transport-neutral: the HTTP app (backend/serving/http_api) and the JSON-lines server (backend/stdio_server) call
-these methods, send their protocol.py replies, and turn ServiceError into an ErrorReply.
+restarts. Transport-neutral: the HTTP app (backend/serving/http_api) and the JSON-lines server
+(backend/serving/stdio_server) call these methods, send their protocol.py replies, and turn ServiceError into an
+ErrorReply.
 
 On disk, under settings.data_dir:
     store.sqlite3                    subjects and jobs (backend/serving/job_store.py)
@@ -251,7 +252,7 @@ class Service:
                          "editor": options.editor, "reconstructor": options.reconstructor,
                          "options": dict(request.options)},
                 expressions=[{"name": name, "prompt": prompt, "status": "pending"}
-                             for name, prompt in zip(names, request.prompts)]))
+                             for name, prompt in zip(names, request.prompts, strict=True)]))
             self._queue.append(job_id)
             self._condition.notify_all()
         return self.job_status(job_id)

@@ -52,7 +52,7 @@ def _centre(ids, offset) -> Control:
 
 def _close_lids(fraction: float) -> tuple[Control, ...]:
     return tuple(Control((upper,), towards=(lower,), fraction=fraction)
-                 for side in (0, 1) for upper, lower in zip(UPPER_LID[side], LOWER_LID[side]))
+                 for side in (0, 1) for upper, lower in zip(UPPER_LID[side], LOWER_LID[side], strict=True))
 
 
 def _jaw(scale: float) -> tuple[Control, ...]:

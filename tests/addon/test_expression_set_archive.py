@@ -25,7 +25,7 @@ def test_zip_round_trip(written_set, tmp_path):
     from_zip = read_expression_set(zip_path)
     assert from_zip.names() == from_folder.names()
     assert from_zip.manifest == from_folder.manifest
-    for a, b in zip(from_folder.expressions, from_zip.expressions):
+    for a, b in zip(from_folder.expressions, from_zip.expressions, strict=True):
         assert np.array_equal(a.vertices, b.vertices)
         assert a.texture_path.read_bytes() == b.texture_path.read_bytes()
         assert b.texture_path.is_relative_to(from_zip.root)

@@ -54,7 +54,7 @@ def test_round_trip_keeps_every_field(tmp_path):
     assert "map_Kd base_texture.png" in (out_dir / "base.mtl").read_text()
     assert np.array_equal(decoded(read.base_texture_path), arguments["base_texture"])
 
-    for given, expression in zip(arguments["expressions"], read.expressions):
+    for given, expression in zip(arguments["expressions"], read.expressions, strict=True):
         assert expression.name == given.name
         assert expression.prompt == given.prompt and expression.full_prompt == given.full_prompt
         assert expression.vertices.dtype == np.float32

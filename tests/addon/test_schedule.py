@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 import pytest
 
 from addon.core.errors import PromptError, ScheduleError
@@ -154,7 +156,7 @@ def test_mixture_weights_and_union_of_names():
 def test_no_two_keys_share_a_time():
     keys = schedule_keys(parse_schedule("neutral, happy, happy 1s, surprised, neutral 0.2s"), EXPRESSIONS.__getitem__)
     times = times_of(keys)
-    assert all(later > earlier for earlier, later in zip(times, times[1:]))
+    assert all(later > earlier for earlier, later in pairwise(times))
     assert len(keys) == 7
 
 

@@ -207,7 +207,7 @@ def test_the_crop_maps_the_square_onto_224_pixels():
     # Inside the photo the crop holds the photo's value at the mapped position (x in red, y in green); OpenCV
     # interpolates at 1/32 pixel.
     expected = crop.to_photo(np.array([[50.0, 60.0], [180.0, 30.0]]))
-    for (x, y), (px, py) in zip(((50, 60), (180, 30)), expected):
+    for (x, y), (px, py) in zip(((50, 60), (180, 30)), expected, strict=True):
         assert abs(crop.image[y, x, 0] * 255 - px) < 1 / 32 and abs(crop.image[y, x, 1] * 255 - py) < 1 / 32
 
 

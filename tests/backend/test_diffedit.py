@@ -114,7 +114,7 @@ def test_second_prompt_reuses_the_cached_inversion(editor, photo):
 def test_batched_prompts_equal_one_at_a_time(editor, photo):
     prompts = ["happy", "angry", "surprised"]
     batched = editor.edit(photo, prompts)
-    for prompt, together in zip(prompts, batched):
+    for prompt, together in zip(prompts, batched, strict=True):
         alone = editor.edit(photo, [prompt])[0]
         assert together.prompt == alone.prompt
         np.testing.assert_array_equal(together.mask, alone.mask)
@@ -159,7 +159,8 @@ def test_paste_back_keeps_the_photo_outside_the_mask(model_folder, photo):
     subject = SimpleNamespace(crop=photo)
     request = EditRequest("happy", ExpressionIntent(parse_prompt("happy"), {"AU12": 1.0}, {"happy": 1.0}))
     pasted = DiffEditEditor.from_pretrained(tiny_settings(model_folder)).edit_batch(subject, [request])[0]
-    raw = DiffEditEditor.from_pretrained(tiny_settings(model_folder, paste_back=False)).edit_batch(subject, [request])[0]
+    editor = DiffEditEditor.from_pretrained(tiny_settings(model_folder, paste_back=False))
+    raw = editor.edit_batch(subject, [request])[0]
     outside = pasted.diagnostics["diffedit_mask"] == 0
     inside = pasted.diagnostics["diffedit_mask"] == 255
     assert outside.any() and inside.any()

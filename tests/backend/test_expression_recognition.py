@@ -64,7 +64,7 @@ def test_read_batch_equals_reading_one_at_a_time(recogniser, subject):
     landmarks = [subject.landmarks_px, mirrored_landmarks, subject.landmarks_px[:, :2]]
     batch = recogniser.read_batch(images, landmarks)
     assert len(batch) == 3
-    for reads_as, image, points in zip(batch, images, landmarks):
+    for reads_as, image, points in zip(batch, images, landmarks, strict=True):
         single = recogniser.read(image, points)
         np.testing.assert_allclose([reads_as[c] for c in RECOGNISER_CLASSES],
                                    [single[c] for c in RECOGNISER_CLASSES], atol=1e-5)

@@ -3,8 +3,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from backend.subject.face_topology import (LANDMARK_COUNT, backing_positions, boundary_loops, face_normals_towards_camera,
-                                   face_topology)
+from backend.subject.face_topology import (LANDMARK_COUNT, backing_positions, boundary_loops,
+                                           face_normals_towards_camera, face_topology)
 
 
 @pytest.fixture(scope="module")

@@ -217,7 +217,7 @@ def test_fifty_concurrent_jobs_all_complete_once(server, subject_id):
     assert all(job["status"] == "succeeded" for job in finished), [job["error"] for job in finished]
     # Each job holds exactly its own prompt: none lost, none swapped or run twice.
     assert [job["expressions"][0]["prompt"] for job in finished] == prompts
-    for job_id, prompt in zip(ids, prompts):
+    for job_id, prompt in zip(ids, prompts, strict=True):
         manifest = server.get(f"/v1/jobs/{job_id}/assets/manifest.json").json()
         assert [entry["prompt"] for entry in manifest["expressions"]] == ["neutral", "as photographed", prompt]
 

@@ -138,9 +138,10 @@ def test_textures_change_where_the_face_changes(expression_set):
     assert neutral_mask.max() == 0
     uv = expression_set.base_mesh.uvs[:468]
     size = mask.shape[0]
-    pixel = lambda landmark: (int((1 - uv[landmark, 1]) * size), int(uv[landmark, 0] * size))  # row, column
+    def pixel(landmark):  # row, column
+        return int((1 - uv[landmark, 1]) * size), int(uv[landmark, 0] * size)
     # Lowered, drawn-together brows (and their furrows) change the texture there; the upper forehead does not.
-    rows, columns = zip(*(pixel(landmark) for landmark in BROWS))
+    rows, columns = zip(*(pixel(landmark) for landmark in BROWS), strict=True)
     assert mask[min(rows) - 10:max(rows) + 10, min(columns) - 10:max(columns) + 10].max() > 128
     assert mask[pixel(151)] < 32
     # The lips next to the mouth's opening keep the lips' texels (no drawn teeth or cavity bleed onto them).

@@ -46,7 +46,7 @@ def test_the_pipeline_writes_a_flame_expression_set_with_the_identity_locked(eng
     # expression code and jaw come from the edited photo, and the set holds exactly those vertices.
     identity = prepared.base.state.codes
     assert len(reconstructed) == 4  # the photo as taken (her smile, removed from the neutral), then the prompts
-    for name, result in zip(["as_photographed", "calm", "happy", "au26"], reconstructed):
+    for name, result in zip(["as_photographed", "calm", "happy", "au26"], reconstructed, strict=True):
         for code in ("shape", "tex", "cam", "light"):
             assert getattr(result.codes, code).equal(getattr(identity, code)), (name, code)
         assert result.codes.pose[:, :3].equal(identity.pose[:, :3])

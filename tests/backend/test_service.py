@@ -163,7 +163,8 @@ def test_delete_refuses_what_a_job_needs_and_removes_the_rest(tmp_path, engines,
         done = _finished(service, service.create_job(JobRequest(subject.subject_id, ["AU12:0.5"])).job_id)
         long = service.create_job(JobRequest(subject.subject_id, [f"AU12:{0.03 * i:.2f}" for i in range(1, 33)]))
         wait(service, long.job_id, lambda job: job.status == "running")
-        for refused_call in (lambda: service.delete_job(long.job_id), lambda: service.delete_subject(subject.subject_id)):
+        for refused_call in (lambda: service.delete_job(long.job_id),
+                             lambda: service.delete_subject(subject.subject_id)):
             with pytest.raises(ServiceError) as refused:
                 refused_call()
             assert refused.value.code == "not_ready" and "cancel" in refused.value.message
@@ -206,7 +207,8 @@ def test_retention_removes_old_finished_work_and_never_what_a_job_needs(tmp_path
         running = service.create_job(JobRequest(busy.subject_id, [f"AU1:{0.03 * i:.2f}" for i in range(1, 33)]))
         wait(service, running.job_id, lambda job: job.status == "running")
         service.apply_retention()
-        assert not (tmp_path / "jobs" / old_job.job_id).exists() and not (tmp_path / "subjects" / old.subject_id).exists()
+        assert not (tmp_path / "jobs" / old_job.job_id).exists()
+        assert not (tmp_path / "subjects" / old.subject_id).exists()
         assert (tmp_path / "subjects" / busy.subject_id).is_dir()      # its job runs
         assert service.job_status(running.job_id).status == "running"
         # A disk budget smaller than anything: every finished job and idle subject goes, the running one stays.

@@ -1,4 +1,6 @@
 """Prompt → action units: exact for mixtures and AU syntax; free text through the real offline MiniLM model."""
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -99,5 +101,5 @@ def test_intensity_words_give_monotone_landmark_motion(subject, text_model):
     for emotion in ("angry", "sad", "surprised"):
         ladder = [motion(f"slightly {emotion}"), motion(emotion), motion(f"very {emotion}"),
                   motion(f"extremely {emotion}")]
-        assert all(low < high for low, high in zip(ladder, ladder[1:])), (emotion, ladder)
+        assert all(low < high for low, high in pairwise(ladder)), (emotion, ladder)
     assert motion("furious") > 1.2 * motion("angry")

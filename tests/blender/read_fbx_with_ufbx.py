@@ -74,7 +74,7 @@ def shape_offsets(channel) -> dict:
         return {}
     indices = list(shape.offset_vertices)
     offsets = [vec(v) for v in list(shape.position_offsets)]
-    return {str(index): offset for index, offset in zip(indices, offsets)}
+    return {str(index): offset for index, offset in zip(indices, offsets, strict=True)}
 
 
 def max_normal_offset(channel) -> float:

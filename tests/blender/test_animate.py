@@ -1,7 +1,6 @@
 """`promptface animate` and `promptface render` end to end, as a user runs them (real subprocesses: the CLI
 runs the real CPU backend as its own child process, `promptface-backend serve --stdio` spoken to in JSON lines, then
 Blender as a module)."""
-import json
 import os
 import subprocess
 import sys

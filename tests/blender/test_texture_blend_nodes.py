@@ -139,7 +139,7 @@ def test_bake_samples_each_texel_at_its_centre(plane_set):
 @pytest.mark.parametrize("weights", [(0.0, 0.0), (1.0, 0.0), (0.5, 0.0), (0.4, 0.3), (0.6, 0.9), (1.0, 1.0)])
 def test_baked_blend_equals_the_numpy_reference(baked_plane, weights):
     face, material, reference_inputs = baked_plane
-    _set_shape_keys(face, dict(zip(("happy", "surprised"), weights)))
+    _set_shape_keys(face, dict(zip(("happy", "surprised"), weights, strict=True)))
     baked = _bake_blend(face, material)
     expected = blend_textures(*reference_inputs, weights=np.array(weights))
     np.testing.assert_allclose(baked, expected, atol=BAKE_TOLERANCE, rtol=0)

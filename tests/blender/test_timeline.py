@@ -1,5 +1,6 @@
 """Schedules keyed on the face's shape keys in real Blender."""
 import math
+from itertools import pairwise
 
 import bpy
 import pytest
@@ -40,7 +41,7 @@ def eased(frame, frames, values):
     """The ease-in-out value at ``frame``: a + (b − a)·(1 − cos(πu))/2 between the keys around it."""
     if frame <= frames[0]:
         return values[0]
-    for (f0, a), (f1, b) in zip(zip(frames, values), zip(frames[1:], values[1:])):
+    for (f0, a), (f1, b) in pairwise(zip(frames, values, strict=True)):
         if frame <= f1:
             u = (frame - f0) / (f1 - f0)
             return a + (b - a) * (1 - math.cos(math.pi * u)) / 2
@@ -58,7 +59,7 @@ def test_design_example_keyframes_follow_the_schedule(face):
     assert (result.first_frame, result.last_frame, result.fps) == (1, 88, 30)
     assert [key.time_s for key in result.keys] == pytest.approx([0.0, 0.5, 0.8, 1.8, 2.1, 2.6, 2.9])
     for name, values in DESIGN_VALUES.items():
-        assert keyframes(face)[name] == [(frame, value) for frame, value in zip(DESIGN_FRAMES, values)]
+        assert keyframes(face)[name] == [(frame, value) for frame, value in zip(DESIGN_FRAMES, values, strict=True)]
 
 
 def test_every_keyframe_eases_in_and_out(face):

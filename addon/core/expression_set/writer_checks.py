@@ -94,7 +94,8 @@ def _checked_vertices(vertices, base_mesh: Mesh, what: str, out_dir: Path) -> np
 def _check_image(image: np.ndarray, what: str, shape: tuple, out_dir: Path) -> None:
     """image must be uint8 of the given shape (None = any size)."""
     image = np.asarray(image)
-    matches = image.ndim == len(shape) and all(want is None or want == got for want, got in zip(shape, image.shape))
+    matches = image.ndim == len(shape) and all(want is None or want == got
+                                               for want, got in zip(shape, image.shape, strict=True))
     if image.dtype != np.uint8 or not matches or image.size == 0:
         wanted = "(" + ",".join("any" if size is None else str(size) for size in shape) + ")"
         raise cannot_write(out_dir, f"{what} is {image.dtype} {image.shape}, expected uint8 of shape {wanted}")

@@ -23,7 +23,7 @@ def load_or_create_token(data_dir: Path) -> tuple[str, Path, bool]:
             os.chmod(path, 0o600)
         token = path.read_text(encoding="utf-8").strip()
         if not token:
-            raise RuntimeError(f"{path} is empty; delete it and start the server again to make a new token")
+            raise RuntimeError(f"{path} is empty; delete it and start the server again to make a new token") from None
         return token, path, False
     token = secrets.token_urlsafe(32)
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
