@@ -1,6 +1,6 @@
 """The server's memory across restarts: subjects and jobs in one SQLite file (stdlib sqlite3, WAL).
 
-Only rows live here; photos and expression sets are files under the data dir (see backend/serving/service.py). One
+Only rows live here; photos and expression sets are files under the data dir (see backend/serving/data_dir.py). One
 connection is shared by the worker and the request threads, serialised by a lock; every call is one transaction.
 """
 import json

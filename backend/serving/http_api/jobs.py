@@ -11,7 +11,8 @@ from starlette.background import BackgroundTask
 from addon.core.protocol import Deleted, JobInfo, JobRequest, to_wire
 from backend.serving.http_api.dependencies import Authorized, ServiceDep
 from backend.serving.http_api.openapi import error_responses
-from backend.serving.service import ASSET_NAME, ServiceError
+from backend.serving.job_files import ASSET_NAME
+from backend.serving.service import ServiceError
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Authorized])
 ZIP_CHUNK = 1 << 20
