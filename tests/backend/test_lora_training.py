@@ -15,10 +15,11 @@ from backend.cli import main
 from backend.editors.diffedit import DiffEditEditor, DiffEditSettings
 from backend.bench.random_diffusion import build_tiny_model
 from backend.training.expression_pairs import find_pairs, split_by_identity
-from backend.training.lora_training import (
-    CHECKPOINT_ADAPTER, CHECKPOINT_STATE, LoraTrainingSettings, Objective, add_lora, change_weights, draw_noise,
-    encode_pairs, load_lpips, load_model_parts, train_lora,
-)
+from backend.training.lora_checkpoints import CHECKPOINT_ADAPTER, CHECKPOINT_STATE
+from backend.training.lora_data import change_weights, encode_pairs
+from backend.training.lora_model import add_lora, load_lpips, load_model_parts
+from backend.training.lora_settings import LoraTrainingSettings
+from backend.training.lora_training import Objective, draw_noise, train_lora
 
 SIZE = 64
 # Sessions A and B of KDEF are the same people: AF01 and BF01 are one identity, F01.
