@@ -22,7 +22,7 @@ from backend.subject.calibration import Subject
 from backend.subject.face_detection import FaceFinder, LandmarkDetector
 
 if TYPE_CHECKING:
-    from backend.editors.diffedit import DiffEditSettings
+    from backend.editors.diffedit_settings import DiffEditSettings
     from backend.metrics.expression_recognition import ExpressionRecogniser
 
 DIFFEDIT_NOT_CONFIGURED = ("the diffedit editor is not loaded here: it needs a Stable Diffusion model (a GPU is "

@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 import torch
 
-from backend.editors.diffedit import DiffEditEditor, DiffEditSettings
+from backend.editors.diffedit import DiffEditEditor
+from backend.editors.diffedit_settings import DiffEditSettings
 from backend.bench.random_diffusion import build_sd21_base_parts
 
 PROMPTS = ("happy", "surprised", "angry", "sad")

@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 
 from addon.core.errors import PromptFaceError
-from backend.editors.diffedit import DiffEditSettings, missing_model_parts
+from backend.editors.diffedit_settings import DiffEditSettings, missing_model_parts
 from backend.training.expression_pairs import check_angles
 
 MIXED_PRECISIONS = {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}

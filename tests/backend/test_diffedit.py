@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from addon.core.errors import PromptFaceError
-from backend.editors.diffedit import DiffEditEditor, DiffEditSettings
+from backend.editors.diffedit import DiffEditEditor
+from backend.editors.diffedit_settings import DiffEditSettings
 from backend.bench.random_diffusion import build_tiny_model
 from waiting import finished, wait_for
 
@@ -171,7 +172,7 @@ def test_paste_back_keeps_the_photo_outside_the_mask(model_folder, photo):
 
 
 def test_command_line_options_become_typed_settings():
-    from backend.editors.diffedit import settings_from_options
+    from backend.editors.diffedit_settings import settings_from_options
 
     settings = settings_from_options(["steps=25", "guidance=5", "paste-back=off", "dtype=float16", "lora="], model="m")
     assert (settings.steps, settings.guidance, settings.paste_back, settings.dtype, settings.lora) == \

@@ -12,7 +12,8 @@ from safetensors.torch import load_file
 
 from addon.core.errors import PromptFaceError
 from backend.cli import main
-from backend.editors.diffedit import DiffEditEditor, DiffEditSettings
+from backend.editors.diffedit import DiffEditEditor
+from backend.editors.diffedit_settings import DiffEditSettings
 from backend.bench.random_diffusion import build_tiny_model
 from backend.training.expression_pairs import find_pairs, split_by_identity
 from backend.training.lora_checkpoints import CHECKPOINT_ADAPTER, CHECKPOINT_STATE

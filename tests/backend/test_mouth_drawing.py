@@ -5,7 +5,9 @@ from scipy.ndimage import distance_transform_edt
 
 from backend.subject.face_topology import CHIN, LOWER_LIP_INNER, LOWER_LIP_OUTER
 from backend.subject.calibration import polygon_mask
-from backend.editors.mouth_drawing import PhotoTeeth, cut_photo_teeth, draw_mouth_interior, mouth_frame
+from backend.editors.mouth_drawing import draw_mouth_interior
+from backend.editors.mouth_frame import mouth_frame
+from backend.editors.photo_teeth import PhotoTeeth, cut_photo_teeth
 
 # Inner-lip loop points beside the corners (not in LOWER_LIP_INNER): they open half as far.
 LOWER_INNER_BESIDE_CORNERS = (95, 324)

@@ -82,7 +82,7 @@ def test_the_neutralised_crop_closes_the_mouth(subject):
 
 def test_a_removed_opening_closes_the_lips_all_along(subject):
     """Her smile parted her lips: in the neutral the upper and lower inner lip meet from corner to corner."""
-    from backend.editors.mouth_drawing import mouth_frame
+    from backend.editors.mouth_frame import mouth_frame
     frame = mouth_frame(subject.landmarks_px[subject.topology.mouth_loop, :2])
     across = np.linspace(frame.upper[:, 0].min(), frame.upper[:, 0].max(), 50)
     gap = frame.lower_v(across) - frame.upper_v(across)

@@ -85,7 +85,7 @@ def test_generate_with_deca_from_the_command_line(deca_folder, tmp_path):
 def test_diffedit_and_deca_together(deca_folder, astronaut_png, tmp_path):
     """The thesis' GPU pipeline, both engines (tiny random SD, synthetic DECA): DiffEdit keeps the framing, so DECA
     reads each edited photo through the neutral's crop."""
-    from backend.editors.diffedit import DiffEditSettings
+    from backend.editors.diffedit_settings import DiffEditSettings
     from backend.bench.random_diffusion import build_tiny_model
 
     model = build_tiny_model(tmp_path / "tiny_sd")

@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 from addon.core.errors import PromptFaceError
-from backend.cli import _parser, settings_from
+from backend.cli import _parser
+from backend.cli_commands import settings_from
 from backend.settings import Settings
 
 

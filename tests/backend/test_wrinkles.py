@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from backend.editors.wrinkles import crease_depth, shade_wrinkles
+from backend.editors.wrinkle_geometry import crease_depth
+from backend.editors.wrinkles import shade_wrinkles
 
 LUMINANCE = np.array([0.299, 0.587, 0.114])
 INNER_BROWS = (107, 336)
