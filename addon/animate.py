@@ -16,7 +16,7 @@ import bpy
 from .core.atomic_files import move_folder_into_place
 from .core.errors import PromptFaceError
 from .core.expression_set import read_expression_set
-from .core.prompt_grammar import AS_PHOTOGRAPHED_NAME, parse_prompt, prompt_expression_names
+from .core.prompt_grammar import AS_PHOTOGRAPHED_NAME, AS_PHOTOGRAPHED_PROMPT, parse_prompt, prompt_expression_names
 from .core.protocol import check_engines
 from .core.schedule import DEFAULT_HOLD_S, DEFAULT_LEAD_IN_S, parse_schedule
 from .generation import worker
@@ -85,7 +85,7 @@ def planned_expressions(prompts: list[str], photo_expression: bool = True) -> di
     """{expression name: prompt} as the backend will name them (the shared naming rule), with the photo as taken
     when its expression is to be removed (a schedule may name it; a photo with no expression of its own has none,
     which the schedule then reports)."""
-    planned = {AS_PHOTOGRAPHED_NAME: "as photographed"} if photo_expression else {}
+    planned = {AS_PHOTOGRAPHED_NAME: AS_PHOTOGRAPHED_PROMPT} if photo_expression else {}
     return {**planned, **dict(zip(prompt_expression_names(prompts), prompts, strict=True))}
 
 

@@ -113,6 +113,7 @@ def expression_name(prompt: str, taken: set[str] | frozenset[str] = frozenset())
 # removed from the neutral. Prompts never get them ("base" would make NAME.obj overwrite base.obj).
 NEUTRAL_NAME = "neutral"
 AS_PHOTOGRAPHED_NAME = "as_photographed"
+AS_PHOTOGRAPHED_PROMPT = "as photographed"  # the prompt text recorded for it
 RESERVED_EXPRESSION_NAMES = frozenset({NEUTRAL_NAME, AS_PHOTOGRAPHED_NAME, "base"})
 
 
