@@ -119,7 +119,7 @@ def test_begin_writes_the_neutral_and_its_companions_under_one_manifest(tmp_path
     builder.begin(sample_expression("neutral", 0), sample_expression("as_photographed", 1))
     first = read_expression_set(tmp_path / "partial")
     assert first.names() == ["neutral", "as_photographed"] and builder.manifest() == first.manifest
-    assert first.manifest["version"] == "1.1" and "reads_as" in first.expression("as_photographed").record
+    assert first.manifest["version"] == "1.2" and "reads_as" in first.expression("as_photographed").record
 
 
 def test_the_builder_checks_before_it_writes(tmp_path):

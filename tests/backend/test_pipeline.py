@@ -54,7 +54,7 @@ def test_set_holds_the_neutral_first_then_the_photo_as_taken_then_one_expression
 
 def test_the_manifest_reports_the_photos_expression_and_every_expressions_reading(expression_set):
     manifest = expression_set.manifest
-    assert manifest["version"] == "1.1"
+    assert manifest["version"] == "1.2"
     photo_expression = manifest["subject"]["photo_expression"]
     assert photo_expression["removed_from_neutral"] is True and photo_expression["expression"] == "as_photographed"
     assert photo_expression["action_units"]["AU12"] > 0.3 and photo_expression["action_units"]["AU25"] > 0.3

@@ -34,6 +34,58 @@ class ExpressionData:
     warnings: list = field(default_factory=list)
     reads_as: dict | None = None
     """{class: probability} from the backend's expression recogniser (None: not scored)."""
+    arkit_weights: dict | None = None
+    """{ARKit shape name: weight in [0, 1]}: this expression as a pose of the set's ARKit rig (None: no rig)."""
+    arkit_fit: dict | None = None
+    """How far that pose is from the expression's own vertices: {"mean_mm": …, "max_mm": …}."""
+
+
+@dataclass
+class RigShapeData:
+    """What a writer is given for one shape of a rig."""
+
+    name: str
+    """The shape's own name (ARKit's spelling: eyeBlinkLeft), unique in the rig."""
+    vertices: np.ndarray
+    """(V,3) float32, same vertex order as the base mesh."""
+    texture: np.ndarray | None = None
+    """(H,W,3) uint8 in the base UV layout where the shape changes the skin (creases, teeth, tongue), else None."""
+    mask: np.ndarray | None = None
+    """(H,W) uint8 change mask against the base texture, with the texture."""
+    recipe: dict = field(default_factory=dict)
+    """What made the shape (action units, motions, eye rotation), for the record."""
+
+
+@dataclass
+class RigData:
+    """A rig for a writer: its kind ("arkit"), its shapes and named poses {pose: {shape: weight}}."""
+
+    kind: str
+    shapes: list[RigShapeData]
+    poses: dict = field(default_factory=dict)
+
+
+@dataclass
+class RigShape:
+    """One shape of a rig that has been read."""
+
+    name: str
+    vertices: np.ndarray
+    texture_path: Path | None
+    mask_path: Path | None
+    record: dict
+
+
+@dataclass
+class Rig:
+    """A set's rig as read: kind, shapes in the manifest's order, and named poses {pose: {shape: weight}}."""
+
+    kind: str
+    shapes: list[RigShape]
+    poses: dict
+
+    def names(self) -> list[str]:
+        return [shape.name for shape in self.shapes]
 
 
 @dataclass
@@ -51,6 +103,11 @@ class Expression:
     record: dict
     """The raw manifest entry (metrics, timings, warnings, action_units, weights, files)."""
 
+    @property
+    def arkit_weights(self) -> dict[str, float]:
+        """This expression as a pose of the set's ARKit rig ({} when the set has none)."""
+        return dict(self.record.get("arkit_weights") or {})
+
 
 @dataclass
 class ExpressionSet:
@@ -61,6 +118,8 @@ class ExpressionSet:
     base_mesh: Mesh
     base_texture_path: Path
     expressions: list[Expression]
+    rig: Rig | None = None
+    """The set's rig (format 1.2), None when it has none."""
     _extracted: tempfile.TemporaryDirectory | None = field(default=None, repr=False, compare=False)
     """Holds the extraction folder of a zipped set alive as long as this object."""
 

@@ -13,9 +13,10 @@ import numpy as np
 from ..errors import ExpressionSetError
 from ..obj_mesh import Mesh, read_obj
 from ..png import png_size
-from .data import Expression, ExpressionSet
+from ..arkit import check_arkit_weights
+from .data import Expression, ExpressionSet, Rig, RigShape
 from .format import (EXPRESSION_NAME_PATTERN, FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE, REQUIRED_EXPRESSION_FILES,
-                     SUPPORTED_MAJOR_VERSION, safe_relative_path)
+                     RIG_KINDS, RIG_SHAPE_NAME_PATTERN, SUPPORTED_MAJOR_VERSION, safe_relative_path)
 
 
 def read_expression_set(path: str | PathLike) -> ExpressionSet:
@@ -123,8 +124,13 @@ def _read_folder(root: Path, label: str, in_zip: bool = False) -> ExpressionSet:
     if duplicates:
         raise ExpressionSetError(f"{files.display(MANIFEST_FILE)}: expression names are repeated "
                                  f"({', '.join(duplicates)}); each must be unique")
+    # 4. The rig (format 1.2), when the set has one.
+    rig = _read_rig(manifest["rig"], base_mesh, texture_size, files) if manifest.get("rig") is not None else None
+    for expression in expressions:
+        _check_weights(expression.record.get("arkit_weights") or {}, f"expression {expression.name!r} arkit_weights",
+                       files)
     return ExpressionSet(root=root, manifest=manifest, base_mesh=base_mesh, base_texture_path=base_texture_path,
-                         expressions=expressions)
+                         expressions=expressions, rig=rig)
 
 
 def _read_manifest(files: _SetFiles) -> dict:
@@ -220,6 +226,60 @@ def _read_expression(record, index: int, base_mesh: Mesh, texture_size: tuple[in
     return Expression(name=name, prompt=str(record.get("prompt", "")), full_prompt=str(record.get("full_prompt", "")),
                       vertices=vertices, texture_path=paths["texture"], mask_path=paths["mask"],
                       edited_path=paths["edited"], record=record)
+
+
+def _read_rig(record, base_mesh: Mesh, texture_size: tuple[int, int], files: _SetFiles) -> Rig:
+    where = files.display(MANIFEST_FILE)
+    if not isinstance(record, dict) or record.get("kind") not in RIG_KINDS:
+        kind = record.get("kind") if isinstance(record, dict) else record
+        raise ExpressionSetError(f"{where}: rig kind {kind!r} is not one this PromptFace reads "
+                                 f"({', '.join(RIG_KINDS)}); update PromptFace")
+    shapes = record.get("shapes")
+    if not isinstance(shapes, list) or not shapes:
+        raise ExpressionSetError(f"{where}: the rig has no shapes; regenerate the set")
+    read = [_read_rig_shape(shape, index, base_mesh, texture_size, files) for index, shape in enumerate(shapes)]
+    names = [shape.name for shape in read]
+    if len(set(names)) != len(names):
+        raise ExpressionSetError(f"{where}: rig shape names are repeated; each must be unique")
+    poses = record.get("poses") or {}
+    if not isinstance(poses, dict):
+        raise ExpressionSetError(f"{where}: rig poses must be an object of {{pose: {{shape: weight}}}}")
+    return Rig(kind=record["kind"], shapes=read,
+               poses={pose: _check_weights(weights, f"rig pose {pose!r}", files) for pose, weights in poses.items()})
+
+
+def _read_rig_shape(record, index: int, base_mesh: Mesh, texture_size: tuple[int, int], files: _SetFiles) -> RigShape:
+    where = files.display(MANIFEST_FILE)
+    name = record.get("name") if isinstance(record, dict) else None
+    if not isinstance(name, str) or not RIG_SHAPE_NAME_PATTERN.match(name):
+        raise ExpressionSetError(f"{where}: rig shape {index} has name {name!r}; names are a letter then up to 63 "
+                                 "letters, digits or _")
+    file_names = record.get("files")
+    if not isinstance(file_names, dict) or "vertices" not in file_names:
+        raise ExpressionSetError(f"{where}: rig shape {name!r} has no 'files' object with its vertices")
+    vertices = _load_vertices(files.path(file_names["vertices"], f"rig shape {name!r} files.vertices"),
+                              len(base_mesh.vertices), files)
+    images = {}
+    for key in ("texture", "mask"):
+        if key in file_names:
+            images[key] = files.path(file_names[key], f"rig shape {name!r} files.{key}")
+            size = _png_size(images[key], files)[:2]
+            if size != texture_size:
+                raise ExpressionSetError(f"{files.display(file_names[key])} is {size[0]}x{size[1]} but the base "
+                                         f"texture is {texture_size[0]}x{texture_size[1]}; regenerate the set")
+    if len(images) == 1:
+        raise ExpressionSetError(f"{where}: rig shape {name!r} names a texture or a mask without the other")
+    return RigShape(name=name, vertices=vertices, texture_path=images.get("texture"), mask_path=images.get("mask"),
+                    record=record)
+
+
+def _check_weights(weights, what: str, files: _SetFiles) -> dict[str, float]:
+    if not isinstance(weights, dict):
+        raise ExpressionSetError(f"{files.display(MANIFEST_FILE)}: {what} must be an object of {{shape: weight}}")
+    try:
+        return check_arkit_weights(weights, what)
+    except ValueError as error:
+        raise ExpressionSetError(f"{files.display(MANIFEST_FILE)}: {error}; regenerate the set") from None
 
 
 def _load_vertices(path: Path, vertex_count: int, files: _SetFiles) -> np.ndarray:

@@ -14,21 +14,22 @@ import numpy as np
 from ..atomic_files import hidden_sibling, move_folder_into_place, staged_file
 from ..obj_mesh import Mesh, write_obj
 from ..png import encode_png
-from .data import ExpressionData
+from .data import ExpressionData, RigData
 from .format import (BASE_MATERIAL_FILE, BASE_MESH_FILE, BASE_TEXTURE_FILE, FORMAT_NAME, FORMAT_VERSION,
-                     MANIFEST_FILE, expression_file_names)
+                     MANIFEST_FILE, expression_file_names, rig_shape_file_names)
 from .writer_checks import (cannot_write, check_base, check_destination, check_expression_list, check_subject_photo,
-                            checked_expression, checked_extra_files)
+                            checked_expression, checked_extra_files, checked_rig)
 
 
 def write_expression_set(out_dir: str | PathLike, *, subject: dict, subject_photo: tuple[str, bytes], engines: dict,
                          base_mesh: Mesh, base_texture: np.ndarray, expressions: list[ExpressionData],
                          extra_files: dict[str, bytes] | None = None, write_expression_objs: bool = False,
-                         overwrite: bool = False) -> Path:
+                         overwrite: bool = False, rig: RigData | None = None) -> Path:
     """Write a complete expression set to out_dir, atomically, and return out_dir.
 
     subject: at least "size" [w,h] and "face_box" [x,y,w,h] of the photo; "photo" and "sha256" are added.
     subject_photo: (file name, bytes) of the neutral photo. extra_files: relative path -> bytes (diagnostics).
+    rig: the subject's rig (format 1.2), written with the neutral.
     Everything is checked before anything is written. If out_dir exists it is replaced only with overwrite=True.
     """
     out_dir = Path(out_dir)
@@ -41,7 +42,7 @@ def write_expression_set(out_dir: str | PathLike, *, subject: dict, subject_phot
     builder.check_extra_files(extra_files or {}, expressions)
     # 2. Grow the set in a hidden sibling folder, then rename it into place.
     try:
-        builder.begin(expressions[0])
+        builder.begin(expressions[0], rig=rig)
         for expression in expressions[1:]:
             builder.add(expression)
         return builder.finish(extra_files)
@@ -92,13 +93,15 @@ class ExpressionSetBuilder:
         generated = _generated_file_names(expressions, self._with_objs) | {self._photo_name}
         return checked_extra_files(extra_files, generated, self.out_dir)
 
-    def begin(self, neutral: ExpressionData, *also: ExpressionData) -> None:
+    def begin(self, neutral: ExpressionData, *also: ExpressionData, rig: RigData | None = None) -> None:
         """Create staging_dir (it must not exist) with the photo, base mesh, base texture, the neutral (and the
-        expressions in `also`) and then the manifest: from here on the folder is a valid set, with all of them."""
+        expressions in `also`, and the rig) and then the manifest: from here on the folder is a valid set, with all
+        of them."""
         if self._started:
             raise cannot_write(self.out_dir, "begin() was already called")
         neutral, also = self.check(neutral), [self.check(expression) for expression in also]
         check_expression_list([neutral, *also], self.out_dir)  # unique among themselves (nothing is added yet)
+        rig = checked_rig(rig, self._base_mesh, self._base_texture, self.out_dir) if rig else None
         self.staging_dir.parent.mkdir(parents=True, exist_ok=True)
         self.staging_dir.mkdir()
         self._started = True
@@ -110,6 +113,8 @@ class ExpressionSetBuilder:
         self._write_files(neutral, base_png if np.array_equal(neutral.texture, self._base_texture) else None)
         for expression in also:
             self._write_files(expression)
+        if rig:
+            self._manifest["rig"] = _write_rig(self.staging_dir, rig, self._encode_png, self.out_dir)
         self._write_manifest()
 
     def add(self, expression: ExpressionData) -> None:
@@ -169,6 +174,21 @@ def _write_expression_files(folder: Path, expression: ExpressionData, base_mesh:
         write_obj(folder / files["obj"], mesh, material_name=expression.name, texture_file=files["texture"])
 
 
+def _write_rig(folder: Path, rig: RigData, encode: Callable[[np.ndarray], bytes], out_dir: Path) -> dict:
+    """Write every shape's files; returns the manifest's "rig" record."""
+    shapes = []
+    for shape in rig.shapes:
+        files = rig_shape_file_names(shape.name, with_texture=shape.texture is not None)
+        with open(folder / files["vertices"], "wb") as file:
+            np.save(file, shape.vertices.astype(np.float32), allow_pickle=False)
+        if shape.texture is not None:
+            (folder / files["texture"]).write_bytes(encode(shape.texture))
+            (folder / files["mask"]).write_bytes(encode(shape.mask))
+        shapes.append({"name": shape.name, "files": files,
+                       "recipe": _json_ready(shape.recipe, f"rig shape {shape.name!r} recipe", out_dir)})
+    return {"kind": rig.kind, "shapes": shapes, "poses": rig.poses}
+
+
 def _generated_file_names(expressions: list[ExpressionData], with_objs: bool) -> set[str]:
     names = {MANIFEST_FILE, BASE_MESH_FILE, BASE_MATERIAL_FILE, BASE_TEXTURE_FILE}
     for expression in expressions:
@@ -217,6 +237,9 @@ def _expression_record(expression: ExpressionData, with_obj: bool, out_dir: Path
         "timings": _json_ready(expression.timings, f"{what} timings", out_dir),
         "warnings": _json_ready(expression.warnings, f"{what} warnings", out_dir),
         "reads_as": _json_ready(expression.reads_as, f"{what} reads_as", out_dir),
+        **({"arkit_weights": expression.arkit_weights} if expression.arkit_weights is not None else {}),
+        **({"arkit_fit": _json_ready(expression.arkit_fit, f"{what} arkit_fit", out_dir)}
+           if expression.arkit_fit is not None else {}),
     }
 
 

@@ -6,8 +6,9 @@ import numpy as np
 
 from ..errors import ExpressionSetError
 from ..obj_mesh import Mesh, check_mesh
-from .data import ExpressionData
-from .format import EXPRESSION_NAME_PATTERN, RESERVED_NAMES, safe_relative_path
+from ..arkit import ARKIT_SHAPES, check_arkit_weights
+from .data import ExpressionData, RigData, RigShapeData
+from .format import EXPRESSION_NAME_PATTERN, RESERVED_NAMES, RIG_KINDS, RIG_SHAPE_NAME_PATTERN, safe_relative_path
 
 
 def cannot_write(out_dir: Path, reason: str) -> ExpressionSetError:
@@ -71,10 +72,56 @@ def checked_expression(data: ExpressionData, base_mesh: Mesh, base_texture: np.n
             ("weights", data.weights, (dict, type(None)), "dict or None"),
             ("reads_as", data.reads_as, (dict, type(None)), "dict or None"),
             ("metrics", data.metrics, dict, "dict"), ("timings", data.timings, dict, "dict"),
-            ("warnings", data.warnings, list, "list")):
+            ("warnings", data.warnings, list, "list"),
+            ("arkit_weights", data.arkit_weights, (dict, type(None)), "dict or None"),
+            ("arkit_fit", data.arkit_fit, (dict, type(None)), "dict or None")):
         if not isinstance(value, allowed):
             raise cannot_write(out_dir, f"{what} {label} must be a {description}, got {type(value).__name__}")
-    return dataclasses.replace(data, vertices=vertices)
+    arkit_weights = data.arkit_weights
+    if arkit_weights is not None:
+        arkit_weights = _checked_weights(arkit_weights, f"{what} arkit_weights", out_dir)
+    return dataclasses.replace(data, vertices=vertices, arkit_weights=arkit_weights)
+
+
+def checked_rig(rig: RigData, base_mesh: Mesh, base_texture: np.ndarray, out_dir: Path) -> RigData:
+    """rig with float32 vertices, after checking its kind, its shapes against the base and its poses. An ARKit rig
+    has exactly Apple's 52 shapes, in Apple's order."""
+    if rig.kind not in RIG_KINDS:
+        raise cannot_write(out_dir, f"rig kind {rig.kind!r} is not one of {', '.join(RIG_KINDS)}")
+    names = [shape.name for shape in rig.shapes]
+    if rig.kind == "arkit" and tuple(names) != ARKIT_SHAPES:
+        missing = [name for name in ARKIT_SHAPES if name not in names]
+        raise cannot_write(out_dir, "an ARKit rig has Apple's 52 shapes in Apple's order; "
+                                    f"{'missing ' + ', '.join(missing[:5]) if missing else 'the order differs'}")
+    height, width = np.asarray(base_texture).shape[:2]
+    shapes = []
+    for shape in rig.shapes:
+        if not isinstance(shape.name, str) or not RIG_SHAPE_NAME_PATTERN.match(shape.name):
+            raise cannot_write(out_dir, f"rig shape name {shape.name!r} must be a letter then up to 63 letters, "
+                                        "digits or _")
+        what = f"rig shape {shape.name!r}"
+        if (shape.texture is None) != (shape.mask is None):
+            raise cannot_write(out_dir, f"{what} needs both a texture and a mask, or neither")
+        if shape.texture is not None:
+            _check_image(shape.texture, f"{what} texture", (height, width, 3), out_dir)
+            _check_image(shape.mask, f"{what} mask", (height, width), out_dir)
+        shapes.append(RigShapeData(name=shape.name, vertices=_checked_vertices(shape.vertices, base_mesh, what,
+                                                                                  out_dir),
+                                   texture=shape.texture, mask=shape.mask, recipe=shape.recipe))
+    if not isinstance(rig.poses, dict):
+        raise cannot_write(out_dir, f"rig poses must be a dict of {{pose: {{shape: weight}}}}, got "
+                                    f"{type(rig.poses).__name__}")
+    poses = {pose: _checked_weights(weights, f"rig pose {pose!r}", out_dir) for pose, weights in rig.poses.items()}
+    return RigData(kind=rig.kind, shapes=shapes, poses=poses)
+
+
+def _checked_weights(weights, what: str, out_dir: Path) -> dict[str, float]:
+    if not isinstance(weights, dict):
+        raise cannot_write(out_dir, f"{what} must be a dict of {{ARKit name: weight}}, got {type(weights).__name__}")
+    try:
+        return check_arkit_weights(weights, what)
+    except ValueError as error:
+        raise cannot_write(out_dir, str(error)) from None
 
 
 def _checked_vertices(vertices, base_mesh: Mesh, what: str, out_dir: Path) -> np.ndarray:
