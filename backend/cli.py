@@ -6,6 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
+from addon.core.arkit import RIG_KINDS
 from addon.core.errors import PromptFaceError
 from backend.cli_commands import SAMPLES, run_bench, run_generate, run_sample, run_serve, run_train_lora
 
@@ -41,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
                           help="keep the photo's own expression in the neutral (by default it is read from the "
                                "landmarks and removed, and the photo as taken becomes the expression "
                                "'as_photographed')")
+    generate.add_argument("--rig", choices=RIG_KINDS, default="prompts",
+                          help="prompts (default): a shape per prompt; arkit: also the subject's own 52 ARKit "
+                               "blendshapes, each prompt stored as ARKit weights (a pose of them)")
     generate.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     generate.add_argument("--json", action="store_true", help="print a JSON summary instead of a table")
     generate.add_argument("--quiet", action="store_true", help="no progress lines")

@@ -88,7 +88,7 @@ def run_generate(args) -> int:
     options = PipelineOptions(editor=args.editor, reconstructor=args.reconstructor,
                               skin_tone_strength=args.skin_tone_strength, enhance=not args.no_enhance,
                               diagnostics=args.diagnostics, write_expression_objs=args.objs,
-                              neutralise=not args.keep_photo_expression)
+                              neutralise=not args.keep_photo_expression, rig=args.rig)
     settings = settings_from(args)
     # Before the engines load: fail fast.
     check_inputs(prompts, options, out_dir=args.out, overwrite=args.overwrite, max_prompts=settings.max_prompts)

@@ -5,13 +5,15 @@ For a subject, prepared once and reused for every prompt (`prepare_subject`):
     2. reconstruct the neutral: base mesh, UV layout, base texture; the identity is locked here (reconstructors/)
     3. read the photo's own expression and neutralise it; the photo as taken stays an expression
        (subject/photo_expression.py, neutral_texture.py)
-    4. cache what later prompts reuse (the prepared subject; DiffEdit: its inverted latents)
+    4. cache what later prompts reuse (the prepared subject; DiffEdit: its inverted latents; with rig="arkit", the
+       subject's 52 ARKit shapes, backend/rig/)
 For each prompt, on top of the neutralised face (`generate_expressions`), a batch of editor.batch_size at a time:
     5. prompt → action units and emotions (prompts/), then edit the photo into the expression (editors/)
     6. match the skin tone to the neutral's (texture/skin_tone.py)
     7. reconstruct the edited photo with the identity locked, in the base topology (reconstructors/)
     8. its texture in the base UV layout: enhanced, with its change mask (texture/texture_steps.py)
-    9. score it against the neutral: identity, SSIM, PSNR, the expression self-check (metrics/)
+    9. score it against the neutral: identity, SSIM, PSNR, the expression self-check (metrics/); with a rig, its
+       ARKit weights and how closely they reproduce it (backend/rig/arkit_rig.py)
 and the expression set grows by one (addon/core/expression_set/), a valid set at every moment.
 """
 import time
@@ -22,10 +24,11 @@ from typing import Callable, Iterator, Sequence, TypeVar
 import cv2
 import numpy as np
 
+from addon.core.arkit import ARKIT_RIG, RIG_KINDS
 from addon.core.errors import PromptFaceError
 from addon.core.expression_set import ExpressionData, ExpressionSetBuilder
-from addon.core.prompt_grammar import (AS_PHOTOGRAPHED_NAME, NEUTRAL_NAME, PromptKind, parse_prompt,
-                                       prompt_expression_names)
+from addon.core.prompt_grammar import (AS_PHOTOGRAPHED_NAME, AS_PHOTOGRAPHED_PROMPT, NEUTRAL_NAME, PromptKind,
+                                       parse_prompt, prompt_expression_names)
 from addon.core.protocol import check_engines
 from addon.core.self_check import mismatch_warning, reading_label
 from backend.editors.editing import EditedPhoto, Editor, EditRequest
@@ -34,6 +37,7 @@ from backend.engines import Engines
 from backend.metrics.image_metrics import IdentityEmbedder, image_metrics
 from backend.prompts.text_to_action_units import ExpressionIntent, resolve_prompt
 from backend.reconstructors.reconstruction import ReconstructionBase
+from backend.rig.arkit_rig import ArkitRig, build_arkit_rig, check_rig_options
 from backend.subject.calibration import CROP_SIZE, Subject, calibrate
 from backend.subject.photo_io import PHOTO_SUFFIXES, decode_photo
 from backend.texture.skin_tone import difference_heat_map, match_skin_tone
@@ -56,6 +60,7 @@ class PipelineOptions:
     write_expression_objs: bool = False
     crop_size: int = CROP_SIZE
     neutralise: bool = True   # the set's neutral = the photo with its own expression removed (False: as taken)
+    rig: str = "prompts"      # "arkit": the set also holds the subject's 52 ARKit shapes, each prompt a pose of them
 
 
 @dataclass
@@ -87,6 +92,7 @@ class PreparedSubject:
     neutral: GeneratedExpression
     calibration_seconds: float
     as_photographed: GeneratedExpression | None = None  # the photo's own expression, when it was removed
+    arkit_rig: ArkitRig | None = None  # built by the first job that asks for it, reused by the later ones
 
 
 def check_inputs(prompts: list[str], options: PipelineOptions, engines: Engines | None = None,
@@ -95,6 +101,9 @@ def check_inputs(prompts: list[str], options: PipelineOptions, engines: Engines 
     loaded), every prompt (at most max_prompts: Settings.max_prompts for a command or a server), the destination.
     A command calls it before loading the engines too, to fail fast."""
     check_engines(options.editor, options.reconstructor)
+    if options.rig not in RIG_KINDS:
+        raise PromptFaceError(f"rig {options.rig!r} is not one of {', '.join(RIG_KINDS)}")
+    check_rig_options(options.rig, options.reconstructor)
     if engines is not None:
         engines.editor_for(options.editor)
         engines.reconstructor_for(options.reconstructor)
@@ -180,8 +189,13 @@ def _write_expression_set(prepared: PreparedSubject, prompts: list[str], out_dir
     results = [prepared.neutral, *([prepared.as_photographed] if prepared.as_photographed else [])]
     work = list(zip(prompt_expression_names(prompts), prompts, strict=True))
     steps, done = len(prompts) + 1, 0
+    rig = None
+    if options.rig == ARKIT_RIG:
+        report(0.0, "building the subject's 52 ARKit shapes")
+        rig = _arkit_rig(prepared, engines, options)
     try:
-        builder.begin(*[result.data for result in results])
+        builder.begin(*[rig.place(result.data) if rig else result.data for result in results],
+                      rig=rig.data if rig else None)
         for batch in batched(work, editor.batch_size):
             _stop_if_asked(should_cancel, out_dir)
             report(done / steps, f"[{done + 1}/{len(prompts)}] {batch[0][0]}: {batch[0][1]}")
@@ -192,6 +206,8 @@ def _write_expression_set(prepared: PreparedSubject, prompts: list[str], out_dir
                     _stop_if_asked(should_cancel, out_dir)
                 # 6.–9. Skin tone, reconstruction, texture, metrics.
                 result = finish_expression(prepared, expression, engines, options)
+                if rig:
+                    result.data = rig.place(result.data)
                 results.append(result)
                 builder.add(result.data)
                 done += 1
@@ -205,6 +221,13 @@ def _write_expression_set(prepared: PreparedSubject, prompts: list[str], out_dir
         raise
     report(1.0, "done")
     return path
+
+
+def _arkit_rig(prepared: PreparedSubject, engines: Engines, options: PipelineOptions) -> ArkitRig:
+    """Step 4 with rig="arkit": the subject's rig, built on its first use."""
+    if prepared.arkit_rig is None:
+        prepared.arkit_rig = build_arkit_rig(prepared.subject, prepared.base, engines, options.enhance)
+    return prepared.arkit_rig
 
 
 def batched(items: Sequence[Item], size: int) -> Iterator[list[Item]]:
@@ -288,7 +311,7 @@ def _as_photographed(prepared: PreparedSubject, engines: Engines, options: Pipel
     intent = ExpressionIntent(prompt=None, action_units=dict(units), emotions=None)
     edit = EditedPhoto(image=subject.photo_crop, landmarks_px=subject.photo_landmarks_px,
                        full_prompt=f"the photo as taken; its own expression read as {action_unit_text(units)}")
-    edited = EditedExpression(AS_PHOTOGRAPHED_NAME, EditRequest("as photographed", intent), edit, {})
+    edited = EditedExpression(AS_PHOTOGRAPHED_NAME, EditRequest(AS_PHOTOGRAPHED_PROMPT, intent), edit, {})
     return finish_expression(prepared, edited, engines, options)
 
 

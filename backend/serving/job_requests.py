@@ -1,4 +1,5 @@
 """A client's JobRequest: checked completely (its subject, prompts, engines and options), then made a queued job."""
+from addon.core.arkit import RIG_KINDS
 from addon.core.errors import PromptFaceError
 from addon.core.prompt_grammar import prompt_expression_names
 from addon.core.protocol import JobRequest
@@ -17,6 +18,7 @@ JOB_OPTIONS = {
     "diagnostics": (lambda value: isinstance(value, bool), "true or false"),
     "write_expression_objs": (lambda value: isinstance(value, bool), "true or false"),
     "neutralise": (lambda value: isinstance(value, bool), "true or false"),
+    "rig": (lambda value: value in RIG_KINDS, f"one of {', '.join(RIG_KINDS)}"),
 }
 
 

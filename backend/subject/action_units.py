@@ -39,14 +39,14 @@ class ActionUnitSpec:
     radius: float  # Gaussian sigma of the geodesic falloff, face-width units
 
 
-def _pair(groups, offset, *, mirror_x=True) -> tuple[Control, Control]:
+def pair(groups, offset, *, mirror_x=True) -> tuple[Control, Control]:
     """Controls for both sides; offset is for the subject's left (+x), mirrored for the right."""
     right_ids, left_ids = groups
     dx, dy, dz = offset
     return (Control(tuple(right_ids), (-dx if mirror_x else dx, dy, dz)), Control(tuple(left_ids), (dx, dy, dz)))
 
 
-def _centre(ids, offset) -> Control:
+def centre(ids, offset) -> Control:
     return Control(tuple(ids), offset)
 
 
@@ -55,13 +55,13 @@ def _close_lids(fraction: float) -> tuple[Control, ...]:
                  for side in (0, 1) for upper, lower in zip(UPPER_LID[side], LOWER_LID[side], strict=True))
 
 
-def _jaw(scale: float) -> tuple[Control, ...]:
-    return (*_pair(LOWER_LIP_INNER, (0.0, -0.075 * scale, -0.010 * scale)),
-            *_pair(LOWER_LIP_OUTER, (0.0, -0.080 * scale, -0.010 * scale)),
-            _centre(CHIN, (0.0, -0.090 * scale, -0.015 * scale)),
-            *_pair(JAW_LOWER, (0.0, -0.050 * scale, -0.010 * scale)),
-            *_pair(JAW_ANGLE, (0.0, -0.020 * scale, 0.0)),
-            *_pair(LIP_CORNER, (-0.004 * scale, -0.030 * scale, 0.0)))
+def jaw_controls(scale: float) -> tuple[Control, ...]:
+    return (*pair(LOWER_LIP_INNER, (0.0, -0.075 * scale, -0.010 * scale)),
+            *pair(LOWER_LIP_OUTER, (0.0, -0.080 * scale, -0.010 * scale)),
+            centre(CHIN, (0.0, -0.090 * scale, -0.015 * scale)),
+            *pair(JAW_LOWER, (0.0, -0.050 * scale, -0.010 * scale)),
+            *pair(JAW_ANGLE, (0.0, -0.020 * scale, 0.0)),
+            *pair(LIP_CORNER, (-0.004 * scale, -0.030 * scale, 0.0)))
 
 
 # Amplitudes: intensity 1 is a strong posed expression. They were calibrated on real photos of three people
@@ -79,34 +79,34 @@ def _jaw(scale: float) -> tuple[Control, ...]:
 # calibration gave AU12 ≈ 2.1 for happy, AU25 ≈ 1.7–4.8 for open mouths, AU1/AU2 ≈ 0.7/0.55 for surprise: the lip,
 # mouth and jaw amplitudes below were raised by those factors, the brows lowered to match.
 ACTION_UNIT_SPECS: dict[str, ActionUnitSpec] = {
-    "AU1": ActionUnitSpec((*_pair(INNER_BROW, (0.004, 0.042, 0.0)), _centre(NOSE_BRIDGE_TOP, (0.0, 0.0, 0.0))),
+    "AU1": ActionUnitSpec((*pair(INNER_BROW, (0.004, 0.042, 0.0)), centre(NOSE_BRIDGE_TOP, (0.0, 0.0, 0.0))),
                           radius=0.07),
-    "AU2": ActionUnitSpec(_pair(OUTER_BROW, (0.006, 0.034, 0.0)), radius=0.07),
-    "AU4": ActionUnitSpec((*_pair(INNER_BROW, (-0.030, -0.034, 0.005)), *_pair(OUTER_BROW, (-0.004, -0.014, 0.0)),
-                           _centre(GLABELLA, (0.0, -0.012, 0.0))), radius=0.05),
-    "AU5": ActionUnitSpec(_pair(UPPER_LID, (0.0, 0.016, 0.0)), radius=0.025),
-    "AU6": ActionUnitSpec((*_pair(CHEEK, (0.014, 0.030, 0.006)), *_pair(LOWER_LID, (0.0, 0.010, 0.0))), radius=0.07),
-    "AU7": ActionUnitSpec((*_pair(LOWER_LID, (0.0, 0.015, 0.0)), *_pair(UPPER_LID, (0.0, -0.005, 0.0))),
+    "AU2": ActionUnitSpec(pair(OUTER_BROW, (0.006, 0.034, 0.0)), radius=0.07),
+    "AU4": ActionUnitSpec((*pair(INNER_BROW, (-0.030, -0.034, 0.005)), *pair(OUTER_BROW, (-0.004, -0.014, 0.0)),
+                           centre(GLABELLA, (0.0, -0.012, 0.0))), radius=0.05),
+    "AU5": ActionUnitSpec(pair(UPPER_LID, (0.0, 0.016, 0.0)), radius=0.025),
+    "AU6": ActionUnitSpec((*pair(CHEEK, (0.014, 0.030, 0.006)), *pair(LOWER_LID, (0.0, 0.010, 0.0))), radius=0.07),
+    "AU7": ActionUnitSpec((*pair(LOWER_LID, (0.0, 0.015, 0.0)), *pair(UPPER_LID, (0.0, -0.005, 0.0))),
                           radius=0.025),
-    "AU9": ActionUnitSpec((*_pair(NOSE_WING, (0.010, 0.018, 0.0)), *_pair(UPPER_LIP_OUTER, (0.0, 0.014, 0.0)),
-                           *_pair(INNER_BROW, (-0.006, -0.020, 0.0)), _centre(GLABELLA, (0.0, -0.020, 0.0))),
+    "AU9": ActionUnitSpec((*pair(NOSE_WING, (0.010, 0.018, 0.0)), *pair(UPPER_LIP_OUTER, (0.0, 0.014, 0.0)),
+                           *pair(INNER_BROW, (-0.006, -0.020, 0.0)), centre(GLABELLA, (0.0, -0.020, 0.0))),
                           radius=0.05),
-    "AU10": ActionUnitSpec((*_pair(UPPER_LIP_OUTER, (0.004, 0.030, 0.003)), *_pair(UPPER_LIP_INNER, (0.0, 0.026, 0.0)),
-                            *_pair(NOSE_WING, (0.004, 0.008, 0.0))), radius=0.05),
-    "AU12": ActionUnitSpec(_pair(LIP_CORNER, (0.072, 0.056, -0.015)), radius=0.09),
-    "AU14": ActionUnitSpec(_pair(LIP_CORNER, (0.022, 0.014, -0.020)), radius=0.05),
-    "AU15": ActionUnitSpec(_pair(LIP_CORNER, (0.012, -0.048, 0.0)), radius=0.07),
-    "AU16": ActionUnitSpec((*_pair(LOWER_LIP_OUTER, (0.0, -0.030, 0.005)), *_pair(LOWER_LIP_INNER, (0.0, -0.028, 0.0))),
+    "AU10": ActionUnitSpec((*pair(UPPER_LIP_OUTER, (0.004, 0.030, 0.003)), *pair(UPPER_LIP_INNER, (0.0, 0.026, 0.0)),
+                            *pair(NOSE_WING, (0.004, 0.008, 0.0))), radius=0.05),
+    "AU12": ActionUnitSpec(pair(LIP_CORNER, (0.072, 0.056, -0.015)), radius=0.09),
+    "AU14": ActionUnitSpec(pair(LIP_CORNER, (0.022, 0.014, -0.020)), radius=0.05),
+    "AU15": ActionUnitSpec(pair(LIP_CORNER, (0.012, -0.048, 0.0)), radius=0.07),
+    "AU16": ActionUnitSpec((*pair(LOWER_LIP_OUTER, (0.0, -0.030, 0.005)), *pair(LOWER_LIP_INNER, (0.0, -0.028, 0.0))),
                            radius=0.04),
-    "AU17": ActionUnitSpec((_centre(CHIN, (0.0, 0.022, 0.010)), *_pair(LOWER_LIP_OUTER, (0.0, 0.016, 0.008)),
-                            *_pair(LOWER_LIP_INNER, (0.0, 0.008, 0.0))), radius=0.06),
-    "AU20": ActionUnitSpec(_pair(LIP_CORNER, (0.050, -0.012, -0.005)), radius=0.08),
-    "AU23": ActionUnitSpec((*_pair(LIP_CORNER, (-0.014, 0.0, 0.004)), *_pair(UPPER_LIP_OUTER, (0.0, -0.008, 0.0)),
-                            *_pair(LOWER_LIP_OUTER, (0.0, 0.008, 0.0))), radius=0.04),
-    "AU25": ActionUnitSpec((*_pair(UPPER_LIP_INNER, (0.0, 0.010, 0.0)), *_pair(LOWER_LIP_INNER, (0.0, -0.032, 0.0)),
-                            *_pair(LOWER_LIP_OUTER, (0.0, -0.020, 0.0))), radius=0.03),
-    "AU26": ActionUnitSpec(_jaw(1.2), radius=0.08),
-    "AU27": ActionUnitSpec((*_jaw(2.0), *_pair(LIP_CORNER, (-0.020, -0.030, 0.0))), radius=0.08),
+    "AU17": ActionUnitSpec((centre(CHIN, (0.0, 0.022, 0.010)), *pair(LOWER_LIP_OUTER, (0.0, 0.016, 0.008)),
+                            *pair(LOWER_LIP_INNER, (0.0, 0.008, 0.0))), radius=0.06),
+    "AU20": ActionUnitSpec(pair(LIP_CORNER, (0.050, -0.012, -0.005)), radius=0.08),
+    "AU23": ActionUnitSpec((*pair(LIP_CORNER, (-0.014, 0.0, 0.004)), *pair(UPPER_LIP_OUTER, (0.0, -0.008, 0.0)),
+                            *pair(LOWER_LIP_OUTER, (0.0, 0.008, 0.0))), radius=0.04),
+    "AU25": ActionUnitSpec((*pair(UPPER_LIP_INNER, (0.0, 0.010, 0.0)), *pair(LOWER_LIP_INNER, (0.0, -0.032, 0.0)),
+                            *pair(LOWER_LIP_OUTER, (0.0, -0.020, 0.0))), radius=0.03),
+    "AU26": ActionUnitSpec(jaw_controls(1.2), radius=0.08),
+    "AU27": ActionUnitSpec((*jaw_controls(2.0), *pair(LIP_CORNER, (-0.020, -0.030, 0.0))), radius=0.08),
     "AU43": ActionUnitSpec(_close_lids(0.92), radius=0.02),
 }
 
@@ -129,6 +129,7 @@ class ActionUnitBasis:
     """Displacement fields of every action unit (and one-sided variant) for one subject."""
     names: tuple[str, ...]
     fields: np.ndarray  # (N,468,3) float64 metres, mesh coordinates, at intensity 1
+    left_weight: np.ndarray  # (468,) 0..1: how much of a field the subject's left half takes (1 − it: the right)
 
     def displacement(self, intensities: dict[str, float]) -> np.ndarray:
         """(468,3) metres for {AU name: intensity}; unknown names raise KeyError naming them."""
@@ -147,24 +148,27 @@ class ActionUnitBasis:
         return np.clip(largest / (0.1 * largest.max()), 0.0, 1.0)
 
 
-def build_action_unit_basis(landmarks: np.ndarray, triangles: np.ndarray) -> ActionUnitBasis:
-    """Fields for all action units on one subject's neutral (468,3) landmark mesh in metres."""
+def build_action_unit_basis(landmarks: np.ndarray, triangles: np.ndarray,
+                            specs: dict[str, ActionUnitSpec] = ACTION_UNIT_SPECS,
+                            lateral: tuple[str, ...] = LATERAL_ACTION_UNITS) -> ActionUnitBasis:
+    """Fields for all action units (or other `specs` written the same way, such as the rig's extra motions) on one
+    subject's neutral (468,3) landmark mesh in metres; the names in `lateral` get L and R variants too."""
     frame = face_frame(landmarks)
     local = (landmarks @ frame.axes.T) / frame.width  # face frame, face-width units
-    sources = sorted({lm for spec in ACTION_UNIT_SPECS.values() for c in spec.controls for lm in c.landmarks})
+    sources = sorted({lm for spec in specs.values() for c in spec.controls for lm in c.landmarks})
     distances = geodesic_distances(local, triangles, np.array(sources))
     row_of = {lm: i for i, lm in enumerate(sources)}
     left_weight = 1.0 / (1.0 + np.exp(-(local[:, 0] - frame.midline_x / frame.width) / SIDE_BLEND_WIDTH))
     names, fields = [], []
-    for name, spec in ACTION_UNIT_SPECS.items():
+    for name, spec in specs.items():
         field_local = _field(spec, local, distances, row_of)
         field = field_local @ frame.axes * frame.width  # back to mesh coordinates, metres
         names.append(name)
         fields.append(field)
-        if name in LATERAL_ACTION_UNITS:
+        if name in lateral:
             names += [f"{name}L", f"{name}R"]
             fields += [field * left_weight[:, None], field * (1.0 - left_weight[:, None])]
-    return ActionUnitBasis(names=tuple(names), fields=np.stack(fields))
+    return ActionUnitBasis(names=tuple(names), fields=np.stack(fields), left_weight=left_weight)
 
 
 def _field(spec: ActionUnitSpec, local: np.ndarray, distances: np.ndarray, row_of: dict[int, int]) -> np.ndarray:

@@ -299,6 +299,7 @@ def test_what_is_not_a_usable_photo_is_refused(server):
     ({"prompts": ["happy"], "reconstructor": "deca"}, 422, "deca reconstructor is not loaded"),
     ({"prompts": ["happy"], "options": {"enhance": "yes"}}, 422, "true or false"),
     ({"prompts": ["happy"], "options": {"steps": 3}}, 422, "unknown option 'steps'"),
+    ({"prompts": ["happy"], "options": {"rig": "metahuman"}}, 422, "it must be one of prompts, arkit"),
     ({"prompts": "happy"}, 400, "prompts: input should be a valid list"),
     ({"subject_id": "nobody", "prompts": ["happy"]}, 404, "upload the photo first"),
 ])
