@@ -15,3 +15,8 @@ class PromptError(PromptFaceError):
 
 class ScheduleError(PromptFaceError):
     """A timeline schedule cannot be parsed or refers to something unknown."""
+
+
+class TakeError(PromptFaceError, ValueError):
+    """A recorded take (Live Link Face CSV, Audio2Face JSON, a plain CSV) is malformed or names a column that is not
+    an ARKit shape."""
