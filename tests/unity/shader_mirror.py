@@ -72,17 +72,33 @@ def blend(base, expression_slices, mask_slices, count, weights0, weights1, weigh
     return saturate(blended)
 
 
-# The component (unity_export/Runtime/PromptFaceBlend.cs), mirrored the same way with `# cs:` comments; the real C# is
-# run against this mirror by test_weight_mapping.py.
+# The component (unity_export/Runtime/PromptFaceBlend.cs, with BlendShapes.cs), mirrored the same way with `# cs:`
+# comments; the real C# is run against this mirror by test_weight_mapping.py.
 
 def shader_weight(blend_shape_weight):
-    # cs: return Mathf.Clamp01(blendShapeWeight / 100f);
+    # cs: return BlendShapes.ToUnit(blendShapeWeight);
+    # cs: return Mathf.Clamp01(percent / 100f);
     return float(np.clip(F32(blend_shape_weight) / F32(100.0), 0.0, 1.0))
 
 
+def unprefixed(name: str) -> str:
+    # cs: string trimmed = name.Trim();
+    trimmed = name.strip()
+    # cs: return trimmed.Substring(trimmed.LastIndexOf('.') + 1);
+    return trimmed[trimmed.rfind(".") + 1:]
+
+
+def blend_shape_index(mesh_names: list[str], name: str) -> int:
+    # cs: int exact = mesh.GetBlendShapeIndex(name);
+    if name in mesh_names:
+        return mesh_names.index(name)
+    # cs: if (Unprefixed(mesh.GetBlendShapeName(i)) == name)
+    return next((i for i, mesh_name in enumerate(mesh_names) if unprefixed(mesh_name) == name), -1)
+
+
 def blend_shape_indices(mesh_names: list[str], names: list[str]) -> list[int]:
-    # cs: indices[k] = mesh.GetBlendShapeIndex(names[k]);
-    return [mesh_names.index(name) if name in mesh_names else -1 for name in names]
+    # cs: indices[k] = BlendShapes.IndexOf(mesh, names[k]);
+    return [blend_shape_index(mesh_names, name) for name in names]
 
 
 def shader_weights(mesh_names: list[str], mesh_percents: list[float], names: list[str]) -> np.ndarray:

@@ -16,7 +16,7 @@ def test_the_package_compiles_as_its_assembly_definitions_split_it(assemblies):
 
 def test_a_compile_error_fails(assemblies, tmp_path):
     broken = tmp_path / "Broken.cs"
-    broken.write_text((PACKAGE / "Runtime" / "PromptFaceBlend.cs").read_text().replace("Mathf.Clamp01", "Mathf.Clamp1"))
+    broken.write_text((PACKAGE / "Runtime" / "BlendShapes.cs").read_text().replace("Mathf.Clamp01", "Mathf.Clamp1"))
     with pytest.raises(CompileError, match="Clamp1"):
         compile_csharp([broken], tmp_path / "Broken.dll", [assemblies.unity_engine])
 
@@ -113,9 +113,12 @@ def schema_fields(schema: dict, prefix: str) -> dict[str, str]:
         if kind == "object":
             fields[path] = "object"
             fields.update(schema_fields(child, path))
-        elif kind == "array":
+        elif kind == "array" and isinstance(child["items"], dict) and child["items"].get("type") == "object":
             fields[path] = "object[]"
             fields.update(schema_fields(child["items"], path))
+        elif kind == "array":  # of values: `items`, or for a fixed list (rig.shapes) its `prefixItems`
+            element = child["items"] if isinstance(child["items"], dict) else child["prefixItems"][0]
+            fields[path] = JSON_TO_CSHARP[element.get("type", "string")] + "[]"
         else:
             fields[path] = JSON_TO_CSHARP[kind]
     return fields
@@ -130,7 +133,7 @@ def test_the_csharp_sidecar_reads_every_field_of_the_schema(assemblies):
         if kind == "object":
             assert fields[path][0].isupper() and not fields[path].endswith("[]"), path
         elif kind == "object[]":
-            assert fields[path].endswith("[]"), path
+            assert fields[path].endswith("[]") and fields[path][0].isupper(), path
         else:
             assert fields[path] == kind, path
 

@@ -12,7 +12,7 @@ from addon.core.texture_blend import blend_textures, effective_weight
 
 ROOT = Path(__file__).resolve().parents[2]
 INCLUDE = ROOT / "unity_export" / "Shaders" / "PromptFaceBlend.hlsl"
-COMPONENT = ROOT / "unity_export" / "Runtime" / "PromptFaceBlend.cs"
+COMPONENT_SOURCES = [ROOT / "unity_export" / "Runtime" / name for name in ("PromptFaceBlend.cs", "BlendShapes.cs")]
 INCLUDE_GUARD = re.compile(r"^#(ifndef|endif)\b|^#define PROMPTFACE_BLEND_INCLUDED$")
 
 
@@ -36,7 +36,7 @@ def test_the_mirror_has_every_code_line_of_the_include_in_order():
 
 
 def test_the_component_lines_the_mirror_follows_are_in_the_component():
-    component = {normalised(line) for line in COMPONENT.read_text().splitlines()}
+    component = {normalised(line) for source in COMPONENT_SOURCES for line in source.read_text().splitlines()}
     for line in mirror_comments("cs"):
         assert line in component, line
 

@@ -1,6 +1,6 @@
 """The Unity sidecar (addon/core/unity_sidecar.py): what it writes holds to its schema, SIDECAR_SCHEMA, checked here by
 the jsonschema package; the schema refuses what the Unity package cannot read; check_sidecar refuses at run time the
-values a scene can get wrong."""
+values a scene can get wrong. Version 1.1 adds an optional ARKit rig; 1.0 sidecars still validate."""
 import copy
 import dataclasses
 import json
@@ -8,19 +8,14 @@ import json
 import jsonschema
 import pytest
 
+from sidecars import POSES, TEXTURED, rigged, sidecar
+
+from addon.core.arkit import ARKIT_SHAPES
 from addon.core.errors import PromptFaceError
-from addon.core.unity_sidecar import (SIDECAR_SCHEMA, SidecarExpression, SidecarTimeline, UnitySidecar,
-                                      sidecar_document, sidecar_json, sidecar_name)
+from addon.core.unity_sidecar import (SIDECAR_SCHEMA, SidecarExpression, SidecarTimeline, sidecar_document,
+                                      sidecar_json, sidecar_name)
 
 VALIDATOR = jsonschema.Draft202012Validator(SIDECAR_SCHEMA)
-
-
-def sidecar(count: int = 2) -> UnitySidecar:
-    names = ["happy", "surprised", "angry"] + [f"mix_{i}" for i in range(20)]
-    expressions = [SidecarExpression(name, f"textures/{name}.texture.png", f"textures/{name}.mask.png", name)
-                   for name in names[:count]]
-    return UnitySidecar(fbx="face.fbx", base_texture="textures/base_texture.png", expressions=expressions,
-                        timeline=SidecarTimeline(fps=30, frame_start=1, frame_end=73))
 
 
 def test_the_schema_is_a_valid_draft_2020_12_schema():
@@ -31,7 +26,8 @@ def test_a_sidecar_round_trips_through_json_and_validates():
     text = sidecar_json(sidecar())
     document = json.loads(text)
     VALIDATOR.validate(document)
-    assert document["format"] == "promptface.unity_face" and document["version"] == "1.0"
+    assert document["format"] == "promptface.unity_face" and document["version"] == "1.1"
+    assert "rig" not in document  # a face without a rig writes what 1.0 wrote
     assert document["expressions"][1] == {"blendshape": "surprised", "texture": "textures/surprised.texture.png",
                                           "mask": "textures/surprised.mask.png", "prompt": "surprised"}
     assert document["blend"] == {"edge_low": 0.35, "edge_high": 0.65}
@@ -105,3 +101,105 @@ def test_sidecar_name_follows_the_fbx():
     assert sidecar_name("Shot 2.FBX") == "Shot 2.promptface.json"
     with pytest.raises(ValueError, match="end in .fbx"):
         sidecar_name("face.obj")
+
+
+# --- the ARKit rig (1.1) ----------------------------------------------------------------------------
+
+
+def test_a_1_0_sidecar_still_validates():
+    """What version 1.0 wrote: no rig, version 1.0."""
+    old = {**sidecar_document(sidecar()), "version": "1.0"}
+    VALIDATOR.validate(old)
+
+
+def test_an_arkit_rig_round_trips_through_json_and_validates():
+    document = json.loads(sidecar_json(rigged()))
+    VALIDATOR.validate(document)
+    rig = document["rig"]
+    assert rig["kind"] == "arkit" and rig["shapes"] == list(ARKIT_SHAPES)
+    assert rig["textured"] == [
+        {"blendshape": "browInnerUp", "texture": "textures/rig.browInnerUp.texture.png",
+         "mask": "textures/rig.browInnerUp.mask.png"},
+        {"blendshape": "tongueOut", "texture": "textures/rig.tongueOut.texture.png",
+         "mask": "textures/rig.tongueOut.mask.png"}]
+    poses = {pose["name"]: {w["shape"]: w["weight"] for w in pose["weights"]} for pose in rig["poses"]}
+    assert poses == POSES and list(poses) == list(POSES)
+    assert poses["viseme_sil"] == {}
+
+
+def test_the_texture_slots_are_the_expressions_then_the_textured_shapes():
+    assert rigged().texture_slots == ["happy", "surprised", "browInnerUp", "tongueOut"]
+    assert sidecar().texture_slots == ["happy", "surprised"]
+
+
+def broken_rig(change) -> dict:
+    document = copy.deepcopy(sidecar_document(rigged()))
+    change(document["rig"])
+    return document
+
+
+def swap_first_two(shapes: list) -> None:
+    shapes[0], shapes[1] = shapes[1], shapes[0]
+
+
+RIGS_REFUSED_BY_THE_SCHEMA = {
+    "another kind": (lambda r: r.update(kind="flame"), [["rig", "kind"]]),
+    "51 shapes": (lambda r: r["shapes"].pop(), [["rig", "shapes"]]),
+    "53 shapes": (lambda r: r["shapes"].append("tongueIn"), [["rig", "shapes"]]),
+    "an unknown name": (lambda r: r["shapes"].__setitem__(3, "eyeLookAway"), [["rig", "shapes", 3]]),
+    "another spelling": (lambda r: r["shapes"].__setitem__(0, "eyeBlink_L"), [["rig", "shapes", 0]]),
+    "another order": (lambda r: swap_first_two(r["shapes"]), [["rig", "shapes", 0], ["rig", "shapes", 1]]),
+    "a textured shape that is no ARKit shape": (lambda r: r["textured"][0].update(blendshape="wrinkles"),
+                                                [["rig", "textured", 0, "blendshape"]]),
+    "a textured shape outside the folder": (lambda r: r["textured"][1].update(mask="../tongue.png"),
+                                            [["rig", "textured", 1, "mask"]]),
+    "a pose weight above 1": (lambda r: r["poses"][0]["weights"][0].update(weight=1.5),
+                              [["rig", "poses", 0, "weights", 0, "weight"]]),
+    "a pose of an unknown shape": (lambda r: r["poses"][0]["weights"][0].update(shape="smile"),
+                                   [["rig", "poses", 0, "weights", 0, "shape"]]),
+    "a pose without a name": (lambda r: r["poses"][0].update(name=""), [["rig", "poses", 0, "name"]]),
+    "poses as an object": (lambda r: r.update(poses={"happy": {"jawOpen": 0.5}}), [["rig", "poses"]]),
+    "no poses": (lambda r: r.pop("poses"), [["rig"]]),
+    "an unknown field": (lambda r: r.update(bones=[]), [["rig"]]),
+}
+
+
+@pytest.mark.parametrize("change, where", RIGS_REFUSED_BY_THE_SCHEMA.values(), ids=RIGS_REFUSED_BY_THE_SCHEMA.keys())
+def test_the_schema_refuses_bad_rigs(change, where):
+    errors = list(VALIDATOR.iter_errors(broken_rig(change)))
+    assert sorted(list(error.absolute_path) for error in errors) == where
+
+
+RIGS_REFUSED_AT_RUN_TIME = {
+    "another kind": (dict(kind="prompts"), "rig kind 'prompts' is not one of arkit"),
+    "51 shapes": (dict(shapes=ARKIT_SHAPES[:-1]), r"got 51 \(missing: tongueOut\)"),
+    "an unknown name": (dict(shapes=("eyeLookAway",) + ARKIT_SHAPES[1:]),
+                        r"got 52 \(unknown: eyeLookAway; missing: eyeBlinkLeft\)"),
+    "another order": (dict(shapes=ARKIT_SHAPES[::-1]), r"in ARKit's order; got 52 \(the order differs\)"),
+    "a textured shape that is no ARKit shape": (dict(textured={"wrinkles": TEXTURED["tongueOut"]}),
+                                                "textured rig shape 'wrinkles' is not one of the rig's shapes"),
+    "a textured shape outside the folder": (dict(textured={"tongueOut": ("/tmp/t.png", "textures/m.png")}),
+                                            "'/tmp/t.png' is not a .png inside the sidecar's folder"),
+    "a pose weight above 1": (dict(poses={"happy": {"jawOpen": 1.5}}),
+                              "rig pose 'happy': the weight of jawOpen must be a number from 0 to 1"),
+    "a pose of an unknown shape": (dict(poses={"happy": {"smile": 0.5}}),
+                                   "rig pose 'happy': 'smile' is not one of the 52 ARKit blendshape names"),
+    "a pose without a name": (dict(poses={"": {"jawOpen": 0.5}}), "rig pose name '' must be a non-empty string"),
+}
+
+
+@pytest.mark.parametrize("changes, message", RIGS_REFUSED_AT_RUN_TIME.values(), ids=RIGS_REFUSED_AT_RUN_TIME.keys())
+def test_a_bad_rig_is_refused_naming_the_problem(changes, message):
+    with pytest.raises(PromptFaceError, match=message):
+        sidecar_document(rigged(**changes))
+
+
+def test_expressions_and_textured_shapes_share_the_sixteen_slots():
+    VALIDATOR.validate(sidecar_document(rigged(14)))
+    with pytest.raises(PromptFaceError, match="15 expressions and 2 textured rig shapes; the Unity shader blends at "
+                                              "most 16"):
+        sidecar_document(rigged(15))
+
+
+def test_a_rig_without_textured_shapes_or_poses_is_valid():
+    VALIDATOR.validate(sidecar_document(rigged(0, textured={}, poses={})))

@@ -17,6 +17,9 @@ CASES = {
     "same order": (["happy", "sad"], [25.0, 100.0], ["happy", "sad"]),
     "other order": (["happy", "sad", "angry"], [10.0, 55.5, 90.0], ["angry", "happy", "sad"]),
     "missing blendshape": (["happy"], [40.0], ["happy", "surprised"]),
+    "mesh-name prefix": (["Face.happy", "sad", "Face.sad"], [20.0, 70.0, 90.0], ["happy", "sad"]),  # exact wins
+    "textured rig shapes": (["Face.tongueOut", "happy", "browInnerUp"], [40.0, 10.0, 90.0],
+                            ["happy", "browInnerUp", "tongueOut"]),
     "outside 0-100": (["a", "b", "c"], [-5.0, 150.0, 100.0], ["a", "b", "c"]),
     "sixteen": ([f"e{i}" for i in range(16)], list(np.linspace(0, 100, 16)), [f"e{i}" for i in reversed(range(16))]),
     "no expressions": (["happy"], [30.0], []),

@@ -8,7 +8,8 @@ using UnityEngine.Rendering;
 namespace PromptFace.Editor
 {
     /// <summary>
-    /// The assets the package builds beside an export: the expression textures and the masks as two Texture2DArrays,
+    /// The assets the package builds beside an export: the textures and the masks of the expressions (then of an ARKit
+    /// rig's textured shapes) as two Texture2DArrays,
     /// the face material (Built-in or URP shader, whichever pipeline the project uses), and an Animator Controller
     /// that plays the imported clip. Named after the FBX: face.fbx → face.expressions.asset, face.masks.asset,
     /// face.PromptFace.mat, face.controller.
@@ -43,8 +44,9 @@ namespace PromptFace.Editor
         public static bool Build(PromptFaceSidecar sidecar)
         {
             var baseTexture = LoadTexture(sidecar.Resolve(sidecar.base_texture));
-            Texture2D[] textures = Array.ConvertAll(sidecar.expressions, e => LoadTexture(sidecar.Resolve(e.texture)));
-            Texture2D[] masks = Array.ConvertAll(sidecar.expressions, e => LoadTexture(sidecar.Resolve(e.mask)));
+            PromptFaceSidecar.TexturedShape[] slots = sidecar.TextureSlots();
+            Texture2D[] textures = Array.ConvertAll(slots, slot => LoadTexture(sidecar.Resolve(slot.texture)));
+            Texture2D[] masks = Array.ConvertAll(slots, slot => LoadTexture(sidecar.Resolve(slot.mask)));
             var textureArray = SaveArray(BuildExpressionArray(textures), ExpressionArrayPath(sidecar));
             var maskArray = SaveArray(BuildMaskArray(masks), MaskArrayPath(sidecar));
 
@@ -73,13 +75,14 @@ namespace PromptFace.Editor
             material.SetTexture("_BaseMap", baseTexture);
             material.SetTexture("_ExpressionTextures", textures);
             material.SetTexture("_ExpressionMasks", masks);
-            material.SetFloat("_ExpressionCount", sidecar.expressions.Length);
+            material.SetFloat("_ExpressionCount", sidecar.TextureSlots().Length);
             material.SetFloat("_EdgeLow", sidecar.blend.edge_low);
             material.SetFloat("_EdgeHigh", sidecar.blend.edge_high);
         }
 
         /// <summary>During the model's import: the material on its renderer, the controller on its Animator and a
-        /// PromptFaceBlend component on its root, bound to the sidecar's blendshapes.</summary>
+        /// PromptFaceBlend component on its root, bound to the sidecar's blendshapes; for an ARKit rig also a
+        /// PromptFaceArkit component with the rig's poses.</summary>
         public static void ConfigureModel(GameObject root, PromptFaceSidecar sidecar, Material material,
                                           RuntimeAnimatorController controller)
         {
@@ -99,21 +102,23 @@ namespace PromptFace.Editor
                 }
                 renderer.sharedMaterials = materials;
             }
-            var animator = root.GetComponent<Animator>();
-            if (animator == null)
-            {
-                animator = root.AddComponent<Animator>();
-            }
+            var animator = AddComponent<Animator>(root);
             if (controller != null)
             {
                 animator.runtimeAnimatorController = controller;
             }
-            var blend = root.GetComponent<PromptFaceBlend>();
-            if (blend == null)
-            {
-                blend = root.AddComponent<PromptFaceBlend>();
-            }
+            var blend = AddComponent<PromptFaceBlend>(root);
             blend.Configure(renderer, sidecar.BlendShapeNames());
+            if (sidecar.IsArkitRig)
+            {
+                AddComponent<PromptFaceArkit>(root).Configure(renderer, sidecar.Poses());
+            }
+        }
+
+        static T AddComponent<T>(GameObject root) where T : Component
+        {
+            T component = root.GetComponent<T>();
+            return component != null ? component : root.AddComponent<T>();
         }
 
         /// <summary>The expression textures as one colour array (RGBA32), sampled sRGB-decoded.</summary>

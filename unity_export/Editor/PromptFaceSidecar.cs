@@ -9,6 +9,10 @@ namespace PromptFace.Editor
     /// The JSON sidecar beside an exported FBX (<c>face.fbx</c> → <c>face.promptface.json</c>), format
     /// <c>promptface.unity_face/1</c>, written by PromptFace's addon/core/unity_sidecar.py. Field names follow the JSON.
     /// </summary>
+    /// <remarks>
+    /// Version 1.1 adds an optional <c>rig</c>: the face is an ARKit-52 rig. JsonUtility leaves a field the JSON
+    /// lacks empty rather than null, so a 1.0 sidecar reads as a rig without a kind: no rig.
+    /// </remarks>
     [Serializable]
     public sealed class PromptFaceSidecar
     {
@@ -23,6 +27,9 @@ namespace PromptFace.Editor
         public BlendSettings blend;
         public Expression[] expressions;
         public Timeline timeline;
+        public Rig rig;
+
+        public const string ArkitRigKind = "arkit";
 
         [Serializable]
         public sealed class BlendSettings
@@ -38,6 +45,26 @@ namespace PromptFace.Editor
             public string texture;
             public string mask;
             public string prompt;
+        }
+
+        /// <summary>A blendshape with its texture and change mask: one texture-array slice.</summary>
+        [Serializable]
+        public sealed class TexturedShape
+        {
+            public string blendshape;
+            public string texture;
+            public string mask;
+        }
+
+        [Serializable]
+        public sealed class Rig
+        {
+            public string kind;
+            /// <summary>ARKit's 52 names in ARKit's order, each an FBX blendshape of that name.</summary>
+            public string[] shapes;
+            /// <summary>The shapes that change the skin, in slice order after the expressions.</summary>
+            public TexturedShape[] textured;
+            public ArkitPose[] poses;
         }
 
         [Serializable]
@@ -64,10 +91,40 @@ namespace PromptFace.Editor
             get { return Resolve(fbx); }
         }
 
+        /// <summary>Whether the face is an ARKit rig (a 1.0 sidecar, or one without a rig, is not).</summary>
+        public bool IsArkitRig
+        {
+            get { return rig != null && rig.kind == ArkitRigKind; }
+        }
+
+        /// <summary>The texture-array slices: the expressions, then an ARKit rig's textured shapes.</summary>
+        public TexturedShape[] TextureSlots()
+        {
+            var slots = new List<TexturedShape>();
+            foreach (Expression expression in expressions)
+            {
+                slots.Add(new TexturedShape
+                {
+                    blendshape = expression.blendshape, texture = expression.texture, mask = expression.mask,
+                });
+            }
+            if (IsArkitRig && rig.textured != null)
+            {
+                slots.AddRange(rig.textured);
+            }
+            return slots.ToArray();
+        }
+
         /// <summary>Blendshape names in the order of the texture-array slices.</summary>
         public string[] BlendShapeNames()
         {
-            return Array.ConvertAll(expressions, expression => expression.blendshape);
+            return Array.ConvertAll(TextureSlots(), slot => slot.blendshape);
+        }
+
+        /// <summary>The rig's poses (none without an ARKit rig).</summary>
+        public ArkitPose[] Poses()
+        {
+            return IsArkitRig && rig.poses != null ? rig.poses : new ArkitPose[0];
         }
 
         public string Resolve(string relativePath)
@@ -83,12 +140,12 @@ namespace PromptFace.Editor
 
         public bool IsExpressionTexture(string assetPath)
         {
-            return Array.Exists(expressions, expression => Resolve(expression.texture) == assetPath);
+            return Array.Exists(TextureSlots(), slot => Resolve(slot.texture) == assetPath);
         }
 
         public bool IsMask(string assetPath)
         {
-            return Array.Exists(expressions, expression => Resolve(expression.mask) == assetPath);
+            return Array.Exists(TextureSlots(), slot => Resolve(slot.mask) == assetPath);
         }
 
         public static bool IsSidecarPath(string assetPath)
@@ -175,20 +232,98 @@ namespace PromptFace.Editor
             {
                 problems.Add("blend.edge_low must be below blend.edge_high");
             }
-            if (expressions == null || expressions.Length > PromptFaceBlend.MaxExpressions)
+            if (expressions == null)
             {
-                problems.Add("expressions must list at most " + PromptFaceBlend.MaxExpressions + " blendshapes");
+                problems.Add("expressions are required");
             }
-            else if (Array.Exists(expressions, e => string.IsNullOrEmpty(e.blendshape) ||
-                                                    string.IsNullOrEmpty(e.texture) || string.IsNullOrEmpty(e.mask)))
+            else
             {
-                problems.Add("every expression needs blendshape, texture and mask");
+                problems.AddRange(RigProblems());
+                problems.AddRange(SlotProblems());
             }
             if (timeline == null || !(timeline.fps > 0f) || timeline.frame_end < timeline.frame_start)
             {
                 problems.Add("timeline needs fps above 0 and frame_end not before frame_start");
             }
             return problems;
+        }
+
+        List<string> SlotProblems()
+        {
+            var problems = new List<string>();
+            TexturedShape[] slots = TextureSlots();
+            if (slots.Length > PromptFaceBlend.MaxExpressions)
+            {
+                problems.Add("expressions and the rig's textured shapes must be at most " +
+                             PromptFaceBlend.MaxExpressions + " blendshapes together, the shader's slots; got " +
+                             slots.Length);
+            }
+            if (Array.Exists(slots, slot => slot == null || string.IsNullOrEmpty(slot.blendshape) ||
+                                            string.IsNullOrEmpty(slot.texture) || string.IsNullOrEmpty(slot.mask)))
+            {
+                problems.Add("every expression and textured rig shape needs blendshape, texture and mask");
+            }
+            return problems;
+        }
+
+        /// <summary>An ARKit rig must list ARKit's 52 shapes in order, texture only its own shapes and pose them at
+        /// weights 0-1. No rig (or one without a kind, as JsonUtility reads a 1.0 sidecar) has no problems.</summary>
+        List<string> RigProblems()
+        {
+            var problems = new List<string>();
+            if (rig == null || string.IsNullOrEmpty(rig.kind))
+            {
+                return problems;
+            }
+            if (rig.kind != ArkitRigKind)
+            {
+                problems.Add("rig kind '" + rig.kind + "' is not one this package knows ('" + ArkitRigKind +
+                             "'); update the package");
+                return problems;
+            }
+            if (!IsArkitOrder(rig.shapes))
+            {
+                problems.Add("rig.shapes must be ARKit's 52 blendshape names in ARKit's order");
+            }
+            if (rig.textured != null && Array.Exists(rig.textured, shape => shape != null &&
+                                                     !IsArkitName(shape.blendshape)))
+            {
+                problems.Add("rig.textured may name only the rig's ARKit shapes");
+            }
+            if (rig.poses != null && !Array.TrueForAll(rig.poses, IsValidPose))
+            {
+                problems.Add("every rig pose needs a name and ARKit shapes at weights 0-1");
+            }
+            return problems;
+        }
+
+        static bool IsArkitOrder(string[] shapes)
+        {
+            if (shapes == null || shapes.Length != ArkitShapes.Count)
+            {
+                return false;
+            }
+            for (int i = 0; i < shapes.Length; i++)
+            {
+                if (shapes[i] != ArkitShapes.Names[i])
+                {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        /// <summary>ARKit's own spelling (the sidecar's names are the FBX blendshapes', exactly).</summary>
+        static bool IsArkitName(string name)
+        {
+            return name != null && ArkitShapes.CanonicalName(name) == name;
+        }
+
+        static bool IsValidPose(ArkitPose pose)
+        {
+            return pose != null && !string.IsNullOrEmpty(pose.name) && pose.weights != null &&
+                   Array.TrueForAll(pose.weights, weight => weight != null && IsArkitName(weight.shape) &&
+                                                            weight.weight >= 0f && weight.weight <= 1f);
         }
 
         static string ParentFolder(string assetPath)

@@ -13,9 +13,13 @@ namespace PromptFace
     /// 0-1 weights, looked up by name in the order of the material's texture-array slices. It runs in LateUpdate, after
     /// the Animator has written the frame's weights, and in edit mode, so scrubbing the Animation window updates the
     /// texture too. The weights go through the renderer's MaterialPropertyBlock, so the shared material asset is never
-    /// modified, and only the four weight vectors in that block are ever written.
+    /// modified, and only the four weight vectors in that block are ever written. An ARKit rig's textured shapes
+    /// (creases, tongue) are slots like the expressions, so whatever sets their blendshape weights (PromptFaceArkit,
+    /// a lip-sync tool) blends their textures.
     /// </remarks>
     [ExecuteAlways]
+    // Late among LateUpdates, so weights other scripts set in their own LateUpdate show in the same frame.
+    [DefaultExecutionOrder(1000)]
     [DisallowMultipleComponent]
     [AddComponentMenu("PromptFace/PromptFace Blend")]
     public sealed class PromptFaceBlend : MonoBehaviour
@@ -32,7 +36,8 @@ namespace PromptFace
         [Tooltip("The face's renderer, whose blendshapes drive the texture blend.")]
         [SerializeField] SkinnedMeshRenderer faceRenderer;
 
-        [Tooltip("Blendshape names in the order of the material's texture-array slices (from the export's sidecar).")]
+        [Tooltip("Blendshape names in the order of the material's texture-array slices (from the export's sidecar): " +
+                 "the expressions, then an ARKit rig's textured shapes.")]
         [SerializeField] string[] expressionNames = new string[0];
 
         MaterialPropertyBlock properties;
@@ -116,16 +121,17 @@ namespace PromptFace
         /// shader's weight in [0, 1].</summary>
         public static float ShaderWeight(float blendShapeWeight)
         {
-            return Mathf.Clamp01(blendShapeWeight / 100f);
+            return BlendShapes.ToUnit(blendShapeWeight);
         }
 
-        /// <summary>The mesh's blendshape index for each name, -1 (weight 0, with a warning) where it has none.</summary>
+        /// <summary>The mesh's blendshape index for each name (or the name after a dotted prefix, see
+        /// BlendShapes.IndexOf), -1 (weight 0, with a warning) where it has none.</summary>
         public static int[] BlendShapeIndices(Mesh mesh, string[] names, UnityEngine.Object context)
         {
             var indices = new int[names.Length];
             for (int k = 0; k < names.Length; k++)
             {
-                indices[k] = mesh.GetBlendShapeIndex(names[k]);
+                indices[k] = BlendShapes.IndexOf(mesh, names[k]);
                 if (indices[k] < 0)
                 {
                     Debug.LogWarning(string.Format(

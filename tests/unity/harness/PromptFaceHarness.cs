@@ -13,6 +13,14 @@
 //   arrays      stdout: "array=format" for the texture arrays the editor builds: expressions, masks, no masks.
 //   sidecar     stdout: "Class.field=type" for every field JsonUtility would fill in PromptFaceSidecar.
 //   paths       stdout: the sidecar path of a few model paths and the major version of a few version strings.
+//   arkit-order stdout: ArkitShapes.Names, one a line.
+//   arkit-names stdin: one name a line; stdout: "name<TAB>canonical name (empty for none)<TAB>ARKit index".
+//   face        stdin: a sidecar file's path, the mesh's blendshape names (comma-separated), then one operation a
+//               line on the PromptFaceArkit component the importer's ConfigureModel added (set NAME W, tryset NAME W,
+//               setmany N1=W1;N2=W2, index I W, get NAME, getindex I, has NAME, pose NAME, reset); stdout: what the
+//               import configured ("sidecar ...", "components ..."), "get"/"tryset"/"has" results, "error OP: TYPE:
+//               MESSAGE" for an operation that threw, warnings, then every blendshape's weight (0-100) and the 16
+//               shader weights after PromptFaceBlend.Apply(). A sidecar the package refuses: "refused MESSAGE".
 using System;
 using System.Globalization;
 using System.Reflection;
@@ -34,7 +42,10 @@ public static class PromptFaceHarness
             case "textures": Textures(); return 0;
             case "sidecar": SidecarFields(typeof(PromptFaceSidecar), "PromptFaceSidecar"); return 0;
             case "paths": Paths(); return 0;
-            default: Console.Error.WriteLine("usage: PromptFaceHarness.exe weights|block|settings|textures|arrays|sidecar|paths"); return 2;
+            case "arkit-order": foreach (string name in ArkitShapes.Names) Console.WriteLine(name); return 0;
+            case "arkit-names": ArkitNames(); return 0;
+            case "face": Face(); return 0;
+            default: Console.Error.WriteLine("usage: PromptFaceHarness.exe weights|block|settings|textures|arrays|sidecar|paths|arkit-order|arkit-names|face"); return 2;
         }
     }
 
@@ -160,6 +171,114 @@ public static class PromptFaceHarness
         {
             Console.WriteLine("major(" + version + ")=" + PromptFaceSidecar.MajorVersion(version));
         }
+    }
+
+    static void ArkitNames()
+    {
+        string line;
+        while ((line = Console.ReadLine()) != null)
+        {
+            Console.WriteLine(line + "\t" + (ArkitShapes.CanonicalName(line) ?? "") + "\t" + ArkitShapes.IndexOf(line));
+        }
+    }
+
+    static void Face()
+    {
+        Console.SetError(Console.Out);  // warnings in order with the rest
+        string sidecarPath = Console.ReadLine();
+        PromptFaceSidecar sidecar;
+        try
+        {
+            sidecar = PromptFaceSidecar.Load(sidecarPath);
+        }
+        catch (System.IO.InvalidDataException error)
+        {
+            Console.WriteLine("refused " + error.Message);
+            return;
+        }
+        var mesh = new Mesh { name = "Face" };
+        string[] meshNames = Split(Console.ReadLine(), ',');
+        foreach (string name in meshNames)
+        {
+            mesh.AddBlendShapeFrame(name, 100f, null, null, null);
+        }
+        var root = new GameObject();
+        var renderer = root.AddComponent<SkinnedMeshRenderer>();
+        renderer.sharedMesh = mesh;
+        PromptFaceAssets.ConfigureModel(root, sidecar, null, null);
+        Console.WriteLine("sidecar arkit=" + sidecar.IsArkitRig);
+        Console.WriteLine("sidecar slots=" + string.Join(",", sidecar.BlendShapeNames()));
+        Console.WriteLine("sidecar poses=" + string.Join(",", Array.ConvertAll(sidecar.Poses(), pose => pose.name)));
+        var face = root.GetComponent<PromptFaceArkit>();
+        Console.WriteLine("components PromptFaceArkit=" + (face != null));
+        string line;
+        while ((line = Console.ReadLine()) != null)
+        {
+            if (line.Length == 0) continue;
+            try
+            {
+                FaceOperation(face, line.Split(' '));
+            }
+            catch (Exception error)
+            {
+                Console.WriteLine("error " + line + ": " + error.GetType().Name + ": " + error.Message.Split('\n')[0]);
+            }
+        }
+        var blend = root.GetComponent<PromptFaceBlend>();
+        blend.Apply();
+        for (int i = 0; i < meshNames.Length; i++)
+        {
+            Console.WriteLine("blendshape " + meshNames[i] + "=" + Text(renderer.GetBlendShapeWeight(i)));
+        }
+        var block = new MaterialPropertyBlock();
+        renderer.GetPropertyBlock(block);
+        for (int i = 0; i < PromptFaceBlend.WeightProperties.Length; i++)
+        {
+            Vector4 packed = block.GetVector(Shader.PropertyToID(PromptFaceBlend.WeightProperties[i]));
+            float[] weights = { packed.x, packed.y, packed.z, packed.w };
+            for (int j = 0; j < 4; j++)
+            {
+                Console.WriteLine("shader " + (4 * i + j) + "=" + Text(weights[j]));
+            }
+        }
+    }
+
+    static void FaceOperation(PromptFaceArkit face, string[] words)
+    {
+        switch (words[0])
+        {
+            case "set": face.SetWeight(words[1], Number(words[2])); break;
+            case "tryset": Console.WriteLine("tryset " + words[1] + "=" + face.TrySetWeight(words[1], Number(words[2]))); break;
+            case "setmany": face.SetWeights(Weights(words[1])); break;
+            case "index": face[int.Parse(words[1])] = Number(words[2]); break;
+            case "get": Console.WriteLine("get " + words[1] + "=" + Text(face.GetWeight(words[1]))); break;
+            case "getindex": Console.WriteLine("getindex " + words[1] + "=" + Text(face[int.Parse(words[1])])); break;
+            case "has": Console.WriteLine("has " + words[1] + "=" + face.HasShape(words[1])); break;
+            case "pose": face.ApplyPose(words[1]); break;
+            case "reset": face.ResetWeights(); break;
+            default: throw new ArgumentException("unknown operation " + words[0]);
+        }
+    }
+
+    static System.Collections.Generic.Dictionary<string, float> Weights(string text)
+    {
+        var weights = new System.Collections.Generic.Dictionary<string, float>();
+        foreach (string pair in text.Split(';'))
+        {
+            string[] parts = pair.Split('=');
+            weights[parts[0]] = Number(parts[1]);
+        }
+        return weights;
+    }
+
+    static float Number(string text)
+    {
+        return float.Parse(text, CultureInfo.InvariantCulture);
+    }
+
+    static string Text(float value)
+    {
+        return value.ToString("R", CultureInfo.InvariantCulture);
     }
 
     static void PrintProperties(string prefix, object target, Type type)

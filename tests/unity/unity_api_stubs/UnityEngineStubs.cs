@@ -1,6 +1,8 @@
 // STUB, NOT UNITY: a compile-time stand-in for the few members of UnityEngine that unity_export/ uses, with the
 // signatures of Unity 2022.3 / Unity 6, so that Debian's mcs can compile the package without Unity. The bodies do only
-// what the tests' harness needs (store and return values); they say nothing about how Unity behaves.
+// what the tests' harness needs (store and return values); they say nothing about how Unity behaves. The one exception
+// is JsonUtility.FromJson, a small JSON reader that fills fields by name the way Unity's documentation describes, so
+// the harness can read the sidecars PromptFace writes.
 using System;
 using System.Collections.Generic;
 using System.Reflection;
@@ -111,6 +113,8 @@ namespace UnityEngine
         public int blendShapeCount { get { return blendShapes.Count; } }
 
         public int GetBlendShapeIndex(string blendShapeName) { return blendShapes.IndexOf(blendShapeName); }
+
+        public string GetBlendShapeName(int shapeIndex) { return blendShapes[shapeIndex]; }
 
         public void AddBlendShapeFrame(string shapeName, float frameWeight, Vector3[] deltaVertices,
                                        Vector3[] deltaNormals, Vector3[] deltaTangents)
@@ -248,9 +252,175 @@ namespace UnityEngine
         public static void LogError(object message) { Console.Error.WriteLine("error: " + message); }
     }
 
+    /// <summary>FromJson as Unity documents it: public fields (and [SerializeField] ones) filled by name, keys the
+    /// type lacks ignored, numbers into float or int fields, arrays of values or of [Serializable] classes. A
+    /// [Serializable] class field the JSON lacks is an empty instance, as Unity's serializer keeps no null for custom
+    /// classes; arrays and strings the JSON lacks keep their initial values. Malformed JSON: ArgumentException.
+    /// </summary>
     public static class JsonUtility
     {
-        public static T FromJson<T>(string json) { throw new NotSupportedException("stub: no JSON in the stubs"); }
+        public static T FromJson<T>(string json)
+        {
+            var reader = new StubJsonReader(json);
+            object value = reader.ReadValue();
+            reader.ExpectEnd();
+            return (T)Fill(typeof(T), value);
+        }
+
+        static object Fill(Type type, object value)
+        {
+            if (value == null) return type.IsValueType ? Activator.CreateInstance(type) : null;
+            if (type == typeof(string)) return (string)value;
+            if (type == typeof(float)) return (float)(double)value;
+            if (type == typeof(int)) return (int)(double)value;
+            if (type == typeof(bool)) return (bool)value;
+            if (type.IsArray)
+            {
+                var items = (List<object>)value;
+                Array array = Array.CreateInstance(type.GetElementType(), items.Count);
+                for (int i = 0; i < items.Count; i++) array.SetValue(Fill(type.GetElementType(), items[i]), i);
+                return array;
+            }
+            var fields = (Dictionary<string, object>)value;
+            object target = Activator.CreateInstance(type, true);
+            foreach (FieldInfo field in SerializedFields(type))
+            {
+                object fieldValue;
+                if (fields.TryGetValue(field.Name, out fieldValue)) field.SetValue(target, Fill(field.FieldType, fieldValue));
+                else if (IsCustomClass(field.FieldType) && field.GetValue(target) == null)
+                    field.SetValue(target, Fill(field.FieldType, new Dictionary<string, object>()));
+            }
+            return target;
+        }
+
+        static IEnumerable<FieldInfo> SerializedFields(Type type)
+        {
+            foreach (FieldInfo field in type.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic))
+            {
+                if (field.IsPublic || field.IsDefined(typeof(SerializeField), false)) yield return field;
+            }
+        }
+
+        static bool IsCustomClass(Type type)
+        {
+            return type.IsClass && !type.IsArray && type != typeof(string) && type.IsDefined(typeof(SerializableAttribute), false);
+        }
+    }
+
+    /// <summary>JSON text → Dictionary&lt;string, object&gt;, List&lt;object&gt;, string, double, bool or null.</summary>
+    sealed class StubJsonReader
+    {
+        readonly string text;
+        int position;
+
+        public StubJsonReader(string text) { this.text = text ?? ""; }
+
+        public void ExpectEnd()
+        {
+            SkipSpace();
+            if (position != text.Length) throw Error("text after the JSON value");
+        }
+
+        public object ReadValue()
+        {
+            SkipSpace();
+            if (position >= text.Length) throw Error("a value was expected");
+            char next = text[position];
+            if (next == '{') return ReadObject();
+            if (next == '[') return ReadArray();
+            if (next == '"') return ReadString();
+            if (Take("true")) return true;
+            if (Take("false")) return false;
+            if (Take("null")) return null;
+            return ReadNumber();
+        }
+
+        Dictionary<string, object> ReadObject()
+        {
+            var fields = new Dictionary<string, object>();
+            position++;
+            SkipSpace();
+            if (Take("}")) return fields;
+            do
+            {
+                SkipSpace();
+                string key = ReadString();
+                SkipSpace();
+                if (!Take(":")) throw Error("':' was expected");
+                fields[key] = ReadValue();
+                SkipSpace();
+            } while (Take(","));
+            if (!Take("}")) throw Error("'}' was expected");
+            return fields;
+        }
+
+        List<object> ReadArray()
+        {
+            var items = new List<object>();
+            position++;
+            SkipSpace();
+            if (Take("]")) return items;
+            do
+            {
+                items.Add(ReadValue());
+                SkipSpace();
+            } while (Take(","));
+            if (!Take("]")) throw Error("']' was expected");
+            return items;
+        }
+
+        string ReadString()
+        {
+            if (!Take("\"")) throw Error("a string was expected");
+            var result = new System.Text.StringBuilder();
+            while (position < text.Length && text[position] != '"')
+            {
+                char c = text[position++];
+                if (c != '\\') { result.Append(c); continue; }
+                if (position >= text.Length) break;
+                char escaped = text[position++];
+                switch (escaped)
+                {
+                    case 'n': result.Append('\n'); break;
+                    case 't': result.Append('\t'); break;
+                    case 'r': result.Append('\r'); break;
+                    case 'b': result.Append('\b'); break;
+                    case 'f': result.Append('\f'); break;
+                    case 'u':
+                        result.Append((char)Convert.ToInt32(text.Substring(position, 4), 16));
+                        position += 4;
+                        break;
+                    default: result.Append(escaped); break;
+                }
+            }
+            if (!Take("\"")) throw Error("unterminated string");
+            return result.ToString();
+        }
+
+        double ReadNumber()
+        {
+            int start = position;
+            while (position < text.Length && "+-0123456789.eE".IndexOf(text[position]) >= 0) position++;
+            double number;
+            if (!double.TryParse(text.Substring(start, position - start), System.Globalization.NumberStyles.Float,
+                                 System.Globalization.CultureInfo.InvariantCulture, out number))
+                throw Error("a number was expected");
+            return number;
+        }
+
+        bool Take(string token)
+        {
+            if (string.CompareOrdinal(text, position, token, 0, token.Length) != 0) return false;
+            position += token.Length;
+            return true;
+        }
+
+        void SkipSpace()
+        {
+            while (position < text.Length && char.IsWhiteSpace(text[position])) position++;
+        }
+
+        ArgumentException Error(string what) { return new ArgumentException("JSON parse error at " + position + ": " + what); }
     }
 
     public class RuntimeAnimatorController : Object { }
@@ -267,6 +437,12 @@ namespace UnityEngine
 
     [AttributeUsage(AttributeTargets.Class)]
     public sealed class DisallowMultipleComponent : Attribute { }
+
+    [AttributeUsage(AttributeTargets.Class)]
+    public sealed class DefaultExecutionOrder : Attribute
+    {
+        public DefaultExecutionOrder(int order) { }
+    }
 
     [AttributeUsage(AttributeTargets.Class)]
     public sealed class AddComponentMenu : Attribute
