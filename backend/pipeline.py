@@ -37,7 +37,7 @@ from backend.engines import Engines
 from backend.metrics.image_metrics import IdentityEmbedder, image_metrics
 from backend.prompts.text_to_action_units import ExpressionIntent, resolve_prompt
 from backend.reconstructors.reconstruction import ReconstructionBase
-from backend.rig.arkit_rig import ArkitRig, build_arkit_rig, check_rig_options
+from backend.rig.arkit_rig import ArkitRig, build_arkit_rig
 from backend.subject.calibration import CROP_SIZE, Subject, calibrate
 from backend.subject.photo_io import PHOTO_SUFFIXES, decode_photo
 from backend.texture.skin_tone import difference_heat_map, match_skin_tone
@@ -103,7 +103,6 @@ def check_inputs(prompts: list[str], options: PipelineOptions, engines: Engines 
     check_engines(options.editor, options.reconstructor)
     if options.rig not in RIG_KINDS:
         raise PromptFaceError(f"rig {options.rig!r} is not one of {', '.join(RIG_KINDS)}")
-    check_rig_options(options.rig, options.reconstructor)
     if engines is not None:
         engines.editor_for(options.editor)
         engines.reconstructor_for(options.reconstructor)
@@ -125,8 +124,7 @@ def generate(photo_bytes: bytes, photo_name: str, prompts: list[str], out_dir: s
     check_inputs(prompts, options, engines, out_dir, overwrite)
     (progress or _silent)(0.0, "calibrating the neutral photo")
     prepared = prepare_subject(photo_bytes, photo_name, engines, options)
-    return _write_expression_set(prepared, prompts, Path(out_dir), engines, options, progress or _silent,
-                                 overwrite)
+    return generate_expressions(prepared, prompts, out_dir, engines, options, progress, overwrite)
 
 
 def prepare_subject(photo_bytes: bytes, photo_name: str, engines: Engines,
@@ -169,52 +167,58 @@ def generate_expressions(prepared: PreparedSubject, prompts: list[str], out_dir:
     should_cancel() is asked between expressions and stops the run with JobCancelled.
     """
     check_inputs(prompts, options, engines, out_dir, overwrite)
-    return _write_expression_set(prepared, prompts, Path(out_dir), engines, options, progress or _silent,
-                                 overwrite, on_expression, should_cancel, partial_dir)
-
-
-def _write_expression_set(prepared: PreparedSubject, prompts: list[str], out_dir: Path, engines: Engines,
-                          options: PipelineOptions, report: Progress, overwrite: bool,
-                          on_expression: Callable[[GeneratedExpression, int, int], None] | None = None,
-                          should_cancel: Callable[[], bool] | None = None,
-                          partial_dir: str | Path | None = None) -> Path:
-    """Steps 5–9 for every prompt (inputs checked), the set growing by one expression at a time."""
+    report = progress or _silent
     if any(parse_prompt(prompt).kind == PromptKind.FREE_TEXT for prompt in prompts):
         report(0.0, "loading the text model for free-text prompts")
         engines.text_model()
-    editor = engines.editor_for(options.editor)
+    rig = arkit_rig_of(prepared, engines, options, report) if options.rig == ARKIT_RIG else None
+
+    def produce(work: list[tuple[str, str]], stop_if_asked: Callable[[], None]) -> Iterator[GeneratedExpression]:
+        return local_expressions(prepared, work, engines, options, stop_if_asked)
+
+    return grow_expression_set(prepared, prompts, Path(out_dir), set_header(prepared, options, engines), produce,
+                                report, overwrite, rig, options.diagnostics, on_expression, should_cancel,
+                                partial_dir)
+
+
+ExpressionProducer = Callable[[list[tuple[str, str]], Callable[[], None]], Iterator[GeneratedExpression]]
+"""produce(work, stop_if_asked): steps 5–9 for every (name, prompt) of work, yielding the results in work's order;
+it calls stop_if_asked() between expressions (in-process) or whenever it waits (on a cluster)."""
+
+
+def grow_expression_set(prepared: PreparedSubject, prompts: list[str], out_dir: Path, header: dict,
+                         produce: ExpressionProducer, report: Progress, overwrite: bool = False,
+                         rig: ArkitRig | None = None, diagnostics: bool = False,
+                         on_expression: Callable[[GeneratedExpression, int, int], None] | None = None,
+                         should_cancel: Callable[[], bool] | None = None,
+                         partial_dir: str | Path | None = None) -> Path:
+    """The set of a prepared subject (inputs checked), growing by one expression at a time as produce() yields them:
+    in this process (generate_expressions) or from a cluster's workers (backend/cluster/)."""
     # The set starts with what calibration made: the neutral, and the photo as taken.
-    builder = ExpressionSetBuilder(out_dir, **set_header(prepared, options, engines), overwrite=overwrite,
-                                   staging_dir=partial_dir)
+    builder = ExpressionSetBuilder(out_dir, **header, overwrite=overwrite, staging_dir=partial_dir)
     results = [prepared.neutral, *([prepared.as_photographed] if prepared.as_photographed else [])]
     work = list(zip(prompt_expression_names(prompts), prompts, strict=True))
-    steps, done = len(prompts) + 1, 0
-    rig = None
-    if options.rig == ARKIT_RIG:
-        report(0.0, "building the subject's 52 ARKit shapes")
-        rig = _arkit_rig(prepared, engines, options)
+    steps = len(prompts) + 1
+
+    def stop_if_asked() -> None:
+        _stop_if_asked(should_cancel, out_dir)
+
     try:
         builder.begin(*[rig.place(result.data) if rig else result.data for result in results],
                       rig=rig.data if rig else None)
-        for batch in batched(work, editor.batch_size):
-            _stop_if_asked(should_cancel, out_dir)
-            report(done / steps, f"[{done + 1}/{len(prompts)}] {batch[0][0]}: {batch[0][1]}")
-            # 5. Prompts → action units, then the editor edits the batch.
-            edited = edit_photos(prepared.subject, batch, editor, engines)
-            for position, expression in enumerate(edited):
-                if position:  # between the expressions of a batch too
-                    _stop_if_asked(should_cancel, out_dir)
-                # 6.–9. Skin tone, reconstruction, texture, metrics.
-                result = finish_expression(prepared, expression, engines, options)
-                if rig:
-                    result.data = rig.place(result.data)
-                results.append(result)
-                builder.add(result.data)
-                done += 1
-                if on_expression:
-                    on_expression(result, done, len(prompts))
+        expressions = produce(work, stop_if_asked)
+        for done, (name, prompt) in enumerate(work):
+            stop_if_asked()
+            report(done / steps, f"[{done + 1}/{len(prompts)}] {name}: {prompt}")
+            result = next(expressions)
+            if rig:
+                result.data = rig.place(result.data)
+            results.append(result)
+            builder.add(result.data)
+            if on_expression:
+                on_expression(result, done + 1, len(prompts))
         report(len(prompts) / steps, f"writing the expression set to {out_dir}")
-        path = builder.finish(_diagnostic_files(results) if options.diagnostics else None)
+        path = builder.finish(_diagnostic_files(results) if diagnostics else None)
     except BaseException:
         if partial_dir is None:
             builder.abandon()
@@ -223,10 +227,27 @@ def _write_expression_set(prepared: PreparedSubject, prompts: list[str], out_dir
     return path
 
 
-def _arkit_rig(prepared: PreparedSubject, engines: Engines, options: PipelineOptions) -> ArkitRig:
+def local_expressions(prepared: PreparedSubject, work: list[tuple[str, str]], engines: Engines,
+                      options: PipelineOptions, stop_if_asked: Callable[[], None]) -> Iterator[GeneratedExpression]:
+    """Steps 5–9 in this process, editor.batch_size prompts per edit."""
+    editor = engines.editor_for(options.editor)
+    for batch in batched(work, editor.batch_size):
+        # 5. Prompts → action units, then the editor edits the batch.
+        edited = edit_photos(prepared.subject, batch, editor, engines)
+        for position, expression in enumerate(edited):
+            if position:  # between the expressions of a batch too
+                stop_if_asked()
+            # 6.–9. Skin tone, reconstruction, texture, metrics.
+            yield finish_expression(prepared, expression, engines, options)
+
+
+def arkit_rig_of(prepared: PreparedSubject, engines: Engines, options: PipelineOptions,
+               report: Progress = None) -> ArkitRig:
     """Step 4 with rig="arkit": the subject's rig, built on its first use."""
     if prepared.arkit_rig is None:
-        prepared.arkit_rig = build_arkit_rig(prepared.subject, prepared.base, engines, options.enhance)
+        (report or _silent)(0.0, "building the subject's 52 ARKit shapes")
+        prepared.arkit_rig = build_arkit_rig(prepared.subject, prepared.base, engines, options.reconstructor,
+                                             options.enhance)
     return prepared.arkit_rig
 
 

@@ -45,3 +45,10 @@ class Settings(BaseSettings):
     # Retention: finished jobs and the photos no job uses any more.
     keep_days: float = Field(7.0, ge=0)                    # older ones are removed (0: kept forever)
     max_disk_bytes: int = Field(20_000_000_000, ge=0)      # past this the oldest go first (0: no budget)
+
+    # The work on a Ray cluster (serve --cluster ray; the [cluster] extra): the front keeps the API and the store.
+    cluster: Literal["ray"] | None = None
+    ray_address: str | None = None          # a running cluster's head (HOST:6379, or "auto"); None: a local Ray here
+    cluster_workers: int | None = Field(None, ge=1)   # default: one per GPU, else one per cpus_per_worker cores
+    cpus_per_worker: float = Field(1.0, gt=0)         # a CPU worker's cores
+    worker_timeout_s: float = Field(600.0, gt=0)      # a job fails when no worker finishes anything for this long

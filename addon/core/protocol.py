@@ -52,6 +52,7 @@ class Health:
     status: str
     api_version: int
     version: str
+    workers_up: int | None = None  # on a cluster (serve --cluster ray): the workers answering now; None otherwise
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,20 @@ class EngineInfo:
 
 
 @dataclass(frozen=True)
+class WorkerInfo:
+    """One cluster worker as a client may see it (no host names or addresses)."""
+    worker: int                # its place in the pool
+    up: bool                   # it answered just now
+    gpus: int = 0              # GPUs it holds
+    editors: list[str] = field(default_factory=list)
+    reconstructors: list[str] = field(default_factory=list)
+    expressions_done: int = 0  # since it (re)started
+
+
+@dataclass(frozen=True)
 class EngineList:
     engines: list[EngineInfo]
+    workers: list[WorkerInfo] | None = None  # on a cluster; None when the work runs in the server's own process
 
 
 @dataclass(frozen=True)
@@ -149,4 +162,6 @@ def from_wire(cls, data: dict):
         values["expressions"] = [from_wire(ExpressionProgress, item) for item in values["expressions"]]
     if cls is EngineList:
         values["engines"] = [from_wire(EngineInfo, item) for item in values["engines"]]
+        if values.get("workers") is not None:
+            values["workers"] = [from_wire(WorkerInfo, item) for item in values["workers"]]
     return cls(**values)

@@ -1,14 +1,42 @@
-"""The service's engines: loaded once by the worker thread, or the error that stopped them, and how clients see them."""
+"""The service's engines: loaded once by the worker thread, or the error that stopped them, and how clients see them.
+
+`EngineSource` is what the service asks of them; `LoadedEngines` runs the work in this process,
+`backend.cluster.cluster_engines.ClusterEngines` on a Ray cluster's workers."""
 import logging
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 from addon.core.protocol import EDITORS, RECONSTRUCTORS, EngineInfo, EngineList
 from backend.engines import Engines
 from backend.errors import public_message
+from backend.pipeline import PipelineOptions, PreparedSubject, generate_expressions, prepare_subject
 from backend.serving.errors import ServiceError
 
 log = logging.getLogger(__name__)
+
+
+class EngineSource(Protocol):
+    """Where the service's jobs run. load() is called once, on the service's worker thread, which then calls
+    prepare() and generate() — both with the pipeline's own arguments."""
+    error: str | None
+
+    def load(self) -> bool: ...
+
+    def checker(self):
+        """What check_job_request checks engine names against (editor_for/reconstructor_for), None while loading."""
+
+    def capacity(self) -> int:
+        """How many jobs' worth of work runs at once (the queue limit is multiplied by it)."""
+
+    def listing(self, data_dir: Path) -> EngineList: ...
+
+    def workers_up(self) -> int | None: ...
+
+    def prepare(self, photo_bytes: bytes, photo_name: str, options: PipelineOptions,
+                data_dir: Path) -> PreparedSubject: ...
+
+    def generate(self, prepared: PreparedSubject, prompts: list[str], out_dir: Path, options: PipelineOptions,
+                 data_dir: Path, **callbacks) -> Path: ...
 
 
 class LoadedEngines:
@@ -37,6 +65,25 @@ class LoadedEngines:
             raise ServiceError("internal", f"the engines failed to load ({reason}); "
                                            "see the server log, fix it and restart the server")
         return self.engines
+
+    def checker(self) -> Engines | None:
+        return self.engines
+
+    def capacity(self) -> int:
+        return 1
+
+    def workers_up(self) -> None:
+        return None
+
+    def prepare(self, photo_bytes: bytes, photo_name: str, options: PipelineOptions,
+                data_dir: Path) -> PreparedSubject:
+        return prepare_subject(photo_bytes, photo_name, self.ready(data_dir), options)
+
+    def generate(self, prepared: PreparedSubject, prompts: list[str], out_dir: Path, options: PipelineOptions,
+                 data_dir: Path, **callbacks) -> Path:
+        """generate_expressions in this process; callbacks: its progress, on_expression, should_cancel and
+        partial_dir."""
+        return generate_expressions(prepared, prompts, out_dir, self.ready(data_dir), options, **callbacks)
 
     def listing(self, data_dir: Path) -> EngineList:
         """Every engine with whether it can be used now, and why not."""

@@ -36,13 +36,13 @@ from backend.serving.errors import ServiceError
 from backend.serving.job_files import asset_file, check_asset_name, job_set_files, set_zip_file, zip_gone
 from backend.serving.job_requests import check_job_request, photo_gone, queued_job
 from backend.serving.job_store import StoredJob, JobStore, StoredSubject, now
-from backend.serving.loaded_engines import LoadedEngines
+from backend.serving.loaded_engines import EngineSource, LoadedEngines
 from backend.serving.recovery import recover_running_jobs
 from backend.serving.subject_cache import PreparedSubjects
 from backend.serving.uploads import check_photo_header, check_photo_size, display_name, store_subject
 from backend.settings import Settings
 from backend.engines import Engines
-from backend.pipeline import PreparedSubject, JobCancelled, PipelineOptions, prepare_subject, generate_expressions
+from backend.pipeline import PreparedSubject, JobCancelled, PipelineOptions
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,13 @@ class Service:
     between two expressions of a running job, so an upload does not wait for a long job.
     """
 
-    def __init__(self, settings: Settings, engines_factory: Callable[[], Engines] = Engines.load):
+    def __init__(self, settings: Settings, engines_factory: Callable[[], Engines] = Engines.load,
+                 engine_source: EngineSource | None = None):
+        """engine_source: where the jobs run (default: engines_factory()'s engines in this process; a Ray cluster:
+        backend/cluster/cluster_engines.py)."""
         self.settings = settings
         self._state = "stopped"            # stopped → loading → ok | error (engines failed to load)
-        self._engines = LoadedEngines(engines_factory)
+        self._engines = engine_source or LoadedEngines(engines_factory)
         self._condition = threading.Condition()
         self._queue: deque[str] = deque()  # queued job ids, next first
         self._tasks: deque[tuple[Callable, Future]] = deque()  # work for the worker (subject calibration)
@@ -123,7 +126,8 @@ class Service:
         return self._waiting_uploads
 
     def health(self) -> Health:
-        return Health(status=self._state, api_version=API_VERSION, version=VERSION)
+        return Health(status=self._state, api_version=API_VERSION, version=VERSION,
+                      workers_up=self._engines.workers_up())
 
     def engines(self) -> EngineList:
         return self._engines.listing(self.settings.data_dir)
@@ -148,15 +152,17 @@ class Service:
     def create_job(self, request: JobRequest) -> JobInfo:
         """Check the request completely, then queue it (or refuse with queue_full and a Retry-After)."""
         subject = self._store_now().subject(request.subject_id) if isinstance(request.subject_id, str) else None
-        options = check_job_request(request, subject, self.settings, self._engines.engines)
+        options = check_job_request(request, subject, self.settings, self._engines.checker())
         with self._condition:
             store = self._store_now()
             if self._stopping:
                 raise ServiceError("internal", "the server is shutting down; submit the job again in a moment")
-            if len(self._queue) >= self.settings.queue_depth:
+            limit = self.settings.queue_depth * self._engines.capacity()  # a cluster queues for each worker
+            if len(self._queue) >= limit:
                 raise ServiceError("queue_full", f"{len(self._queue)} jobs are waiting, the most this server "
-                                                 f"queues (--queue-depth {self.settings.queue_depth}); try again "
-                                                 "later", retry_after=self._retry_after())
+                                                 f"queues (--queue-depth {self.settings.queue_depth} per worker, "
+                                                 f"{self._engines.capacity()} working); try again later",
+                                   retry_after=self._retry_after())
             if store.subject(request.subject_id) is None:  # deleted since the request was checked
                 raise ServiceError("not_found", f"subject '{request.subject_id}' was just deleted; upload the "
                                                 "photo again")
@@ -330,9 +336,6 @@ class Service:
                         self._cancel_requested.discard(job_id)
                 self.apply_retention()
 
-    def _ready_engines(self) -> Engines:
-        return self._engines.ready(self.settings.data_dir)
-
     def _run_task(self, function: Callable, future: Future) -> None:
         try:
             future.set_result(function())
@@ -368,7 +371,7 @@ class Service:
         key = (subject_id, replace(options, editor=""))  # everything but the editor shapes it
         prepared = self._prepared.get(key)
         if prepared is None:
-            prepared = prepare_subject(photo_bytes, photo_name, self._ready_engines(), options)
+            prepared = self._engines.prepare(photo_bytes, photo_name, options, self.settings.data_dir)
             self._prepared.put(key, prepared, keep=self.settings.subject_cache)
         return prepared
 
@@ -409,9 +412,9 @@ class Service:
             if between_expressions():
                 raise JobCancelled("cancelled")
             started = time.perf_counter()
-            generate_expressions(prepared, request["prompts"], folder / "result", self._ready_engines(), options,
-                                 progress=report, on_expression=expression_done,
-                                 should_cancel=between_expressions, partial_dir=folder / "partial")
+            self._engines.generate(prepared, request["prompts"], folder / "result", options, self.settings.data_dir,
+                                   progress=report, on_expression=expression_done,
+                                   should_cancel=between_expressions, partial_dir=folder / "partial")
             self._learn_speed(time.perf_counter() - started, len(expressions))
             self._finish(job_id, expressions, "done")
         except JobCancelled:
