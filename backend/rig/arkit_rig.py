@@ -6,13 +6,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from addon.core.arkit import ARKIT_RIG, VISEMES
-from addon.core.errors import PromptFaceError
 from addon.core.expression_set import ExpressionData, RigData
 from backend.rig.arkit_fit import fit_arkit_weights, shape_deltas
 from backend.rig.arkit_shapes import build_arkit_shapes
-
-# The reconstructors whose base topology the CPU rig is built on (FaceMesh's landmarks and their backings).
-CPU_RIG_RECONSTRUCTORS = ("landmarks",)
 
 
 @dataclass
@@ -28,17 +24,17 @@ class ArkitRig:
         return dataclasses.replace(expression, arkit_weights=fit.weights, arkit_fit=fit.record())
 
 
-def check_rig_options(rig: str, reconstructor: str) -> None:
-    if rig == ARKIT_RIG and reconstructor not in CPU_RIG_RECONSTRUCTORS:
-        raise PromptFaceError(f"--rig arkit is built on the {', '.join(CPU_RIG_RECONSTRUCTORS)} reconstructor's "
-                              f"topology; with --reconstructor {reconstructor} leave --rig at 'prompts'")
+def build_arkit_rig(subject, base, engines, reconstructor: str, enhance: bool) -> ArkitRig:
+    """The 52 shapes of a prepared subject in its base topology, the 15 visemes as named poses. On the landmarks
+    mesh the warp editor also draws each shape's skin (whatever editor the prompts use); on FLAME the shapes are
+    solved FLAME poses (backend/rig/flame_shapes.py)."""
+    if reconstructor == "deca":
+        from backend.rig.flame_shapes import build_flame_shapes  # torch: only where DECA runs
 
-
-def build_arkit_rig(subject, base, engines, enhance: bool) -> ArkitRig:
-    """The 52 shapes of a prepared subject (the warp editor draws their skin, whatever editor the prompts use), the
-    15 visemes as its named poses."""
-    shapes = build_arkit_shapes(subject, base, engines.reconstructor_for("landmarks"), engines.editor_for("warp"),
-                                enhance=enhance)
+        shapes = build_flame_shapes(subject, base, engines.reconstructor_for("deca").deca)
+    else:
+        shapes = build_arkit_shapes(subject, base, engines.reconstructor_for(reconstructor),
+                                    engines.editor_for("warp"), enhance=enhance)
     neutral = np.asarray(base.mesh.vertices, np.float64)
     return ArkitRig(data=RigData(kind=ARKIT_RIG, shapes=shapes, poses={name: dict(pose) for name, pose in
                                                                        VISEMES.items()}),

@@ -135,7 +135,7 @@ def build_arkit_shapes(subject: Subject, base: ReconstructionBase, reconstructor
                 texture = enhance_texture(candidate, base.texture_region) if enhance else candidate
                 mask = candidate_mask
         shapes.append(RigShapeData(name=name, vertices=shape_vertices(subject, fields, recipe), texture=texture,
-                                   mask=mask, recipe=_recipe_record(recipe)))
+                                   mask=mask, recipe=recipe_record(recipe)))
     return shapes
 
 
@@ -164,7 +164,7 @@ def _wrinkle_units(recipe: ArkitRecipe, fields: RigFields) -> dict[str, float]:
     return {(unit + suffix if unit + suffix in names else unit): value for unit, value in recipe.action_units.items()}
 
 
-def _recipe_record(recipe: ArkitRecipe) -> dict:
+def recipe_record(recipe: ArkitRecipe) -> dict:
     record = {"action_units": dict(recipe.action_units), "motions": dict(recipe.motions)}
     if recipe.side:
         record["side"] = recipe.side

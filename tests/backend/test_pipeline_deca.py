@@ -64,6 +64,7 @@ def test_deca_without_its_files_names_each_one(tmp_path):
         assert name in str(error.value)
 
 
+@pytest.mark.slow
 def test_generate_with_deca_from_the_command_line(deca_folder, tmp_path):
     """The folder comes from $PROMPTFACE_DECA_FOLDER, as for commands other tools start (animate, the panel)."""
     import json
@@ -98,3 +99,25 @@ def test_diffedit_and_deca_together(deca_folder, astronaut_png, tmp_path):
     manifest = read_expression_set(path).manifest
     assert (manifest["engines"]["editor"]["name"], manifest["engines"]["reconstructor"]["name"]) == ("diffedit", "deca")
     assert [entry["metrics"]["landmarks_source"] for entry in manifest["expressions"][2:]] == ["neutral crop"] * 2
+
+
+@pytest.mark.slow  # about a minute on 2 cores: DECA's random-weight networks and 50 FLAME solves on the CPU
+def test_the_arkit_rig_on_flame_is_52_solved_flame_poses(engines, astronaut_png, tmp_path):
+    """The FLAME → ARKit conversion on the synthetic FLAME files: 52 shapes in FLAME's topology, each with its FLAME
+    parameters; jawOpen is met by opening the jaw, eyeLookOutLeft turns only the subject's left eyeball."""
+    options = PipelineOptions(reconstructor="deca", rig="arkit")
+    prepared = prepare_subject(astronaut_png, "astronaut.png", engines, options)
+    expression_set = read_expression_set(generate_expressions(prepared, ["happy"], tmp_path / "set", engines,
+                                                              options))
+    rig = expression_set.rig
+    assert rig.names()[:2] == ["eyeBlinkLeft", "eyeLookDownLeft"] and len(rig.names()) == 52
+    shapes = {shape.name: shape for shape in rig.shapes}
+    assert all(shape.vertices.shape == (5023, 3) and shape.texture_path is None for shape in rig.shapes)
+    jaw = shapes["jawOpen"].record["recipe"]["flame"]
+    assert jaw["jaw_pose"][0] > 0.01  # FLAME opens the mouth by turning the jaw joint about +x
+    base = expression_set.base_mesh.vertices
+    moved = np.linalg.norm(shapes["eyeLookOutLeft"].vertices - base, axis=1)
+    eye_weights = engines.reconstructor_for("deca").deca.flame.lbs_weights.numpy()
+    left_eye, right_eye = eye_weights[:, 3] > 0.5, eye_weights[:, 4] > 0.5
+    assert moved[left_eye].mean() > 1e-4 and moved[right_eye].max() < 1e-6
+    assert "arkit_weights" in expression_set.expression("happy").record
