@@ -137,6 +137,7 @@ def test_ssh_backend_from_loose_settings(sshd, tmp_path):
         assert backend.health().status in ("loading", "ok")
 
 
+@pytest.mark.slow
 def test_a_dropped_connection_mid_job_then_reconnect(sshd, tmp_path, photo):
     """The connection drops while a job runs: the call fails with ConnectionLost; after reconnect() a new server
     process on the same data dir reports the job.

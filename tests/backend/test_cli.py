@@ -92,6 +92,7 @@ def test_sample_writes_the_photo_generate_uses(tmp_path):
     # ... and diffedit is loaded as generate loads it, from the default model when none is configured.
     (["--editor", "diffedit"], False, "could not be loaded without downloading"),
 ])
+@pytest.mark.slow
 def test_serve_loads_the_configured_engines_or_the_sessions_own(tmp_path, astronaut_png, monkeypatch, flags,
                                                                 configured, reason):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty Hub cache

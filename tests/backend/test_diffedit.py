@@ -60,6 +60,7 @@ class UNetCalls:
         self.handle.remove()
 
 
+@pytest.mark.slow
 def test_matches_the_deprecated_reference_pipeline(editor, photo):
     from diffusers import StableDiffusionDiffEditPipeline
 
@@ -92,6 +93,7 @@ def test_matches_the_deprecated_reference_pipeline(editor, photo):
     assert np.abs(ours.image.astype(int) - reference_uint8.astype(int)).max() <= IMAGE_ATOL
 
 
+@pytest.mark.slow
 def test_second_prompt_reuses_the_cached_inversion(editor, photo):
     inverse_steps = int(STEPS * editor.options.inpaint_strength)
     editor.cache.entries.clear()
@@ -112,6 +114,7 @@ def test_second_prompt_reuses_the_cached_inversion(editor, photo):
     np.testing.assert_array_equal(cached.mask, uncached.mask)
 
 
+@pytest.mark.slow
 def test_batched_prompts_equal_one_at_a_time(editor, photo):
     prompts = ["happy", "angry", "surprised"]
     batched = editor.edit(photo, prompts)
@@ -150,6 +153,7 @@ def test_bad_settings_are_refused(model_folder):
         DiffEditEditor.from_pretrained(tiny_settings(model_folder, inpaint_strength=0.1))
 
 
+@pytest.mark.slow
 def test_paste_back_keeps_the_photo_outside_the_mask(model_folder, photo):
     from types import SimpleNamespace
 
@@ -188,6 +192,7 @@ def test_a_missing_lora_file_is_named(model_folder, tmp_path):
         DiffEditEditor.from_pretrained(tiny_settings(model_folder, lora=str(tmp_path / "nowhere.safetensors")))
 
 
+@pytest.mark.slow
 def test_the_pipeline_runs_end_to_end_with_the_diffedit_editor(model_folder, astronaut_png, tmp_path):
     """generate --editor diffedit --reconstructor landmarks on the sample photo, with the tiny random model.
 

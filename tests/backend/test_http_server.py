@@ -206,6 +206,7 @@ def test_a_full_queue_answers_429_with_retry_after(server, subject_id, monkeypat
     assert server.job(subject_id, ["AU2:0.5"])["status"] in ("queued", "running")  # room again
 
 
+@pytest.mark.slow
 def test_fifty_concurrent_jobs_all_complete_once(server, subject_id):
     prompts = [f"AU{unit}:0.{level}" for unit in (1, 2, 4, 12, 26) for level in range(1, 11)][:50]
     prompts = [prompt.replace("0.10", "1") for prompt in prompts]
