@@ -111,13 +111,14 @@ def _parser() -> argparse.ArgumentParser:
     sample.set_defaults(run=run_sample)
 
     bench = commands.add_parser("bench", help="benchmarks (they print ratios and times, never pass/fail)")
-    bench.add_argument("target", choices=("cpu", "job", "diffedit", "deca", "expressions"),
+    bench.add_argument("target", choices=("cpu", "job", "diffedit", "deca", "expressions", "cluster"),
                        help="cpu: per-stage times of the CPU engine; job: one whole job in this process (the "
                             "baseline of `promptface bench transports`); diffedit: the DiffEdit editor on the real "
                             "SD 2.1-base architecture with random weights; deca: the DECA reconstructor per image at "
                             "real sizes with random weights (float32, and float16 too on CUDA); expressions: do the "
                             "six basic prompts read as asked on a folder of photos (recogniser hits, identity, motion "
-                            "against real expressions)")
+                            "against real expressions); cluster: expressions per second on 1 and 2 Ray workers, and "
+                            "the latency Ray adds against the in-process server")
     bench.add_argument("--runs", type=int, default=None, help="runs per measurement, median reported "
                                                               "(default: 5 for cpu, 3 for job)")
     bench.add_argument("--sample", choices=SAMPLES, default="astronaut")

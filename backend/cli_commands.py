@@ -223,6 +223,15 @@ def run_bench(args) -> int:
         return _bench_deca(args)
     if args.target == "expressions":
         return _bench_expressions(args)
+    if args.target == "cluster":
+        try:
+            from backend.bench.cluster import bench_cluster
+        except ImportError as error:
+            raise PromptFaceError(f"bench cluster needs Ray ({error.name} is not installed); install it with "
+                                  "`pip install 'promptface[cluster]'`") from None
+        photo_bytes, photo_name = sample_photo(args.sample)
+        bench_cluster(photo_bytes, photo_name, runs=args.runs or 3)
+        return 0
     if args.photo is not None:
         if not args.photo.is_file():
             raise PromptFaceError(f"photo '{args.photo}' does not exist or is not a file")
