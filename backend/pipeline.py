@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence, TypeVar
 
-import cv2
 import numpy as np
 
 from addon.core.arkit import ARKIT_RIG, RIG_KINDS
@@ -30,9 +29,10 @@ from addon.core.expression_set import ExpressionData, ExpressionSetBuilder
 from addon.core.prompt_grammar import (AS_PHOTOGRAPHED_NAME, AS_PHOTOGRAPHED_PROMPT, NEUTRAL_NAME, PromptKind,
                                        parse_prompt, prompt_expression_names)
 from addon.core.protocol import check_engines
-from addon.core.self_check import mismatch_warning, reading_label
+from addon.core.self_check import mismatch_warning
 from backend.editors.editing import EditedPhoto, Editor, EditRequest
 from backend.editors.warp import action_unit_text
+from backend.diagnostics import NEUTRAL_ASKED, diagnostic_files, png_bytes
 from backend.engines import Engines
 from backend.metrics.image_metrics import IdentityEmbedder, image_metrics
 from backend.prompts.text_to_action_units import ExpressionIntent, resolve_prompt
@@ -43,8 +43,6 @@ from backend.subject.photo_io import PHOTO_SUFFIXES, decode_photo
 from backend.texture.skin_tone import difference_heat_map, match_skin_tone
 from backend.texture.texture_steps import change_mask, enhance_texture
 
-# What the neutral asks of the self-check (its manifest weights stay empty: no prompt made it).
-NEUTRAL_ASKED = {NEUTRAL_NAME: 1.0}
 
 Progress = Callable[[float, str], None]
 Item = TypeVar("Item")
@@ -218,7 +216,7 @@ def grow_expression_set(prepared: PreparedSubject, prompts: list[str], out_dir: 
             if on_expression:
                 on_expression(result, done + 1, len(prompts))
         report(len(prompts) / steps, f"writing the expression set to {out_dir}")
-        path = builder.finish(_diagnostic_files(results) if diagnostics else None)
+        path = builder.finish(diagnostic_files(results) if diagnostics else None)
     except BaseException:
         if partial_dir is None:
             builder.abandon()
@@ -390,43 +388,4 @@ def set_header(prepared: PreparedSubject, options: PipelineOptions, loaded: Engi
                               if loaded.recogniser else None)}
     return {"subject": subject_record, "subject_photo": (photo_file, subject.photo_bytes), "engines": engines,
             "base_mesh": prepared.base.mesh, "base_texture": prepared.neutral.data.texture,
-            "write_expression_objs": options.write_expression_objs, "png_encoder": _png}
-
-
-def _diagnostic_files(results: list[GeneratedExpression]) -> dict[str, bytes]:
-    files = {f"diagnostics/{result.data.name}.{kind}.png": _png(image)
-             for result in results for kind, image in result.diagnostics.items()}
-    files["diagnostics/contact_sheet.png"] = _png(contact_sheet([result.data.edited for result in results],
-                                                                [sheet_label(result.data) for result in results]))
-    return files
-
-
-def contact_sheet(images: list[np.ndarray], labels: list[tuple[str, str]] | None = None, tile: int = 256,
-                  columns: int = 5) -> np.ndarray:
-    """(rows·(tile+L), columns·tile, 3) uint8: the images in a grid, each over its label lines (prompt, reading)."""
-    label_height = 40 if labels else 0
-    tiles = []
-    for index, image in enumerate(images):
-        cell = np.full((tile + label_height, tile, 3), 255, np.uint8)
-        cell[:tile] = cv2.resize(image, (tile, tile), interpolation=cv2.INTER_AREA)
-        lines = labels[index] if labels else ()  # (prompt, reading), or nothing
-        for line, (text, scale, grey) in enumerate(zip(lines, (0.5, 0.36), (0, 90), strict=False)):
-            cv2.putText(cell, text[:int(16 / scale)], (4, tile + 16 + 18 * line), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                        (grey, grey, grey), 1, cv2.LINE_AA)
-        tiles.append(cell)
-    tiles += [np.full_like(tiles[0], 255)] * (-len(tiles) % columns)
-    return np.vstack([np.hstack(tiles[row:row + columns]) for row in range(0, len(tiles), columns)])
-
-
-def sheet_label(data: ExpressionData) -> tuple[str, str]:
-    """A contact-sheet tile's two lines: the prompt, and what the self-check read."""
-    return data.prompt, reading_label(data.weights or (NEUTRAL_ASKED if data.name == NEUTRAL_NAME else None),
-                                      data.reads_as)
-
-
-def _png(image: np.ndarray) -> bytes:
-    converted = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
-    ok, encoded = cv2.imencode(".png", converted)
-    if not ok:
-        raise RuntimeError("PNG encoding failed")
-    return encoded.tobytes()
+            "write_expression_objs": options.write_expression_objs, "png_encoder": png_bytes}
