@@ -10,36 +10,13 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
-from backend.bench.synthetic_deca import synthetic_flame, write_flame_pickle, write_landmark_embedding
+from backend.bench.synthetic_deca import write_flame_pickle
 from backend.deca.assets import load_landmark_embedding
 from backend.flame import lbs
 from backend.flame.assets import FLAME_MODEL, FlameFilesError, load_flame, load_flame_pickle
 from backend.flame.flame_model import FlameModel
 
 JAW, LEFT_EYE = 2, 3
-
-
-@pytest.fixture(scope="module")
-def synthetic():
-    return synthetic_flame()
-
-
-@pytest.fixture(scope="module")
-def flame_files(tmp_path_factory, synthetic):
-    folder = tmp_path_factory.mktemp("flame")
-    write_flame_pickle(folder / FLAME_MODEL, synthetic)
-    write_landmark_embedding(folder / "landmark_embedding.npy", synthetic)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def flame(flame_files):
-    return load_flame(flame_files / FLAME_MODEL)
-
-
-@pytest.fixture(scope="module")
-def model(flame, flame_files):
-    return FlameModel(flame, load_landmark_embedding(flame_files / "landmark_embedding.npy"))
 
 
 def zero_codes(model, batch=1):

@@ -11,38 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from backend.bench.synthetic_deca import synthetic_flame, write_flame_pickle, write_landmark_embedding
-from backend.deca.assets import load_landmark_embedding
 from backend.flame import lbs
 from backend.flame.arkit_solve import (FlameLandmarkRig, JawPrior, eye_look_pose, jaw_opening_sign,
                                        landmark_targets_from_points, left_eye_slot, solve_arkit_shapes,
                                        solve_flame_expression)
-from backend.flame.assets import FLAME_MODEL, load_flame
-from backend.flame.flame_model import FlameModel
 
 JAW, LEFT_EYE, RIGHT_EYE = 2, 3, 4
 MM = 1e-3
 # torch's forward-mode autograd (the fit's Jacobians) loads its decompositions with torch.jit.script once per process.
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
-
-
-@pytest.fixture(scope="module")
-def flame_files(tmp_path_factory):
-    synthetic = synthetic_flame()
-    folder = tmp_path_factory.mktemp("flame")
-    write_flame_pickle(folder / FLAME_MODEL, synthetic)
-    write_landmark_embedding(folder / "landmark_embedding.npy", synthetic)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def flame(flame_files):
-    return load_flame(flame_files / FLAME_MODEL)
-
-
-@pytest.fixture(scope="module")
-def model(flame, flame_files):
-    return FlameModel(flame, load_landmark_embedding(flame_files / "landmark_embedding.npy"))
 
 
 @pytest.fixture(scope="module")
