@@ -1,9 +1,14 @@
 """`promptface animate`: photo + prompts → expression set → Blender scene → .blend, FBX and a preview.
 
+With `rig="arkit"` the backend also builds the person's 52 ARKit blendshapes and the face gets those keys (each
+prompt a pose of them, addon.scene.rig); its timeline is then the schedule of prompts as poses, or a recorded take
+(`drive`: Live Link Face CSV, Audio2Face JSON, a plain CSV) keyed on the 52 keys at its own timing.
+
 The same steps serve the command line (Blender as a module) and, later, the add-on's operators.
 Everything is built in a hidden sibling folder and renamed into place at the end, so a failure
 leaves nothing half-written.
 """
+import math
 import shutil
 import tempfile
 import time
@@ -13,9 +18,12 @@ from typing import Callable
 
 import bpy
 
+from .core.arkit import ARKIT_RIG, RIG_KINDS, VISEMES
+from .core.arkit_poses import NEUTRAL_POSE, missing_pose_targets
 from .core.atomic_files import move_folder_into_place
 from .core.errors import PromptFaceError
-from .core.expression_set import read_expression_set
+from .core.expression_set import ExpressionSet, read_expression_set
+from .core.face_takes import FaceTake, read_take
 from .core.prompt_grammar import AS_PHOTOGRAPHED_NAME, AS_PHOTOGRAPHED_PROMPT, parse_prompt, prompt_expression_names
 from .core.protocol import check_engines
 from .core.schedule import DEFAULT_HOLD_S, DEFAULT_LEAD_IN_S, parse_schedule
@@ -26,7 +34,8 @@ from .scene.face_textures import TEXTURE_FOLDER, pack_images, store_images_in
 from .scene.fbx_export import export_fbx
 from .render_frames import configure_cycles, render_frames
 from .scene.preview import encode_video, frame_face, preview_frames, render_contact_sheet
-from .scene.timeline import apply_schedule, missing_targets
+from .scene.take_keys import drive_from_take
+from .scene.timeline import FRAME_START, apply_schedule, missing_targets
 from .transports.local import serve_command, write_sample_photo
 from .transports.stdio_client import LocalBackend
 
@@ -51,6 +60,11 @@ class AnimateRequest:
     preview_samples: int = 16
     pack_textures: bool = False          # pack the images into face.blend (default: //textures/, beside it)
     overwrite: bool = False
+    rig: str = "prompts"                 # "arkit": the person's 52 ARKit blendshapes, each prompt a pose of them
+    prompt_keys: bool = False            # with the rig: a shape key per prompt too
+    drive: Path | None = None            # with the rig: a recorded take keys the 52 keys instead of the schedule
+    drive_fps: float | None = None       # the take's timecode or frame rate (default: read_take's for its format)
+    head_rotation: bool = False          # key the take's head rotation on the face object too
 
 
 @dataclass
@@ -60,8 +74,16 @@ class AnimateResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def check_request(request: AnimateRequest) -> list:
-    """Everything that can be checked before work starts; returns the parsed schedule (or None)."""
+@dataclass(frozen=True)
+class CheckedRequest:
+    """What check_request read: the parsed schedule and the take to drive the rig with (each None when not given)."""
+
+    schedule: list | None
+    take: FaceTake | None
+
+
+def check_request(request: AnimateRequest) -> CheckedRequest:
+    """Everything that can be checked before work starts, the rig's options and the take included."""
     if (request.photo is None) == (request.sample is None):
         raise PromptFaceError("give either a photo or --sample")
     if request.photo is not None and not Path(request.photo).is_file():
@@ -78,7 +100,37 @@ def check_request(request: AnimateRequest) -> list:
         raise PromptFaceError(f"--preview-size {request.preview_size} is outside 16..4096")
     if request.out_dir.exists() and not request.overwrite:
         raise PromptFaceError(f"'{request.out_dir}' already exists; choose another --out or pass --overwrite")
-    return parse_schedule(request.schedule) if request.schedule else None
+    take = check_rig_request(request)
+    return CheckedRequest(schedule=parse_schedule(request.schedule) if request.schedule else None, take=take)
+
+
+def check_rig_request(request: AnimateRequest) -> FaceTake | None:
+    """The rig's options checked against each other; returns the take to drive it with, read (its reader names a
+    column that is not an ARKit shape, or any other fault of the file), or None."""
+    if request.rig not in RIG_KINDS:
+        raise PromptFaceError(f"--rig {request.rig} is not one of {', '.join(RIG_KINDS)}")
+    rigged = request.rig == ARKIT_RIG
+    if request.prompt_keys and not rigged:
+        raise PromptFaceError("--prompt-keys adds a shape key per prompt beside the ARKit rig's 52; add --rig arkit "
+                              "(without a rig every prompt has its own shape key anyway)")
+    if request.drive is None:
+        for given, flag in ((request.drive_fps is not None, "--drive-fps"), (request.head_rotation, "--head-rotation")):
+            if given:
+                raise PromptFaceError(f"{flag} is about the take given with --drive; add --drive take.csv")
+        return None
+    if not rigged:
+        raise PromptFaceError("--drive keys a recorded take on the ARKit rig's 52 shape keys; add --rig arkit")
+    if request.schedule:
+        raise PromptFaceError("--drive and --schedule both make the timeline; give one of them")
+    if not Path(request.drive).is_file():
+        raise PromptFaceError(f"take '{request.drive}' does not exist or is not a file")
+    if request.drive_fps is not None and not (math.isfinite(request.drive_fps) and request.drive_fps > 0):
+        raise PromptFaceError(f"--drive-fps must be above zero (got {request.drive_fps:g})")
+    take = read_take(Path(request.drive), fps=request.drive_fps)
+    if request.head_rotation and take.head_rotation is None:
+        raise PromptFaceError(f"{Path(request.drive).name}: this {take.source_format} take has no head rotation; "
+                              "leave out --head-rotation")
+    return take
 
 
 def planned_expressions(prompts: list[str], photo_expression: bool = True) -> dict[str, str]:
@@ -87,6 +139,13 @@ def planned_expressions(prompts: list[str], photo_expression: bool = True) -> di
     which the schedule then reports)."""
     planned = {AS_PHOTOGRAPHED_NAME: AS_PHOTOGRAPHED_PROMPT} if photo_expression else {}
     return {**planned, **dict(zip(prompt_expression_names(prompts), prompts, strict=True))}
+
+
+def schedule_prompts(entries: list, planned: dict[str, str], rig: str) -> list[str]:
+    """The prompts a schedule names that were not asked for; with the rig, an entry naming a viseme needs none."""
+    if rig == ARKIT_RIG:
+        return missing_pose_targets(entries, planned, [NEUTRAL_POSE, *VISEMES])
+    return missing_targets(entries, planned)
 
 
 def default_schedule(names: list[str]) -> str:
@@ -106,9 +165,34 @@ def generate_expression_set(request: AnimateRequest, prompts: list[str], folder:
         job = worker.GenerateRequest(photo=Path(photo), prompts=prompts, editor=request.editor,
                                      reconstructor=request.reconstructor, cache_root=folder.parent,
                                      poll_interval_s=POLL_INTERVAL_S,
-                                     options={"neutralise": not request.keep_photo_expression})
+                                     options=job_options(request))
         task = worker.Task("animate", lambda task: worker.generate(task, lambda: LocalBackend(command=command), job))
         _finished_set(task.start(), progress).rename(folder)
+
+
+def job_options(request: AnimateRequest) -> dict:
+    """The job's options for the backend: whether the photo's expression is removed, and the rig when asked."""
+    options = {"neutralise": not request.keep_photo_expression}
+    if request.rig == ARKIT_RIG:
+        options["rig"] = ARKIT_RIG
+    return options
+
+
+def build_shot_scene(expression_set: ExpressionSet, request: AnimateRequest,
+                     take: FaceTake | None = None) -> bpy.types.Object:
+    """The face and its timeline in the current scene: the face (with the rig when asked), then the take keyed on
+    its 52 keys at the request's fps, or else the schedule of prompts (the default one without --schedule)."""
+    if request.rig == ARKIT_RIG and expression_set.rig is None:
+        raise PromptFaceError(f"the expression set {expression_set.root} has no ARKit rig; the backend did not "
+                              "build one (is it older than this PromptFace?)")
+    face = build_face(expression_set, prompt_keys=request.prompt_keys)
+    if take is not None:
+        drive_from_take(face, take, bpy.context.scene, fps=request.fps, start_frame=FRAME_START,
+                        head_rotation=request.head_rotation)
+    else:
+        schedule = parse_schedule(request.schedule or default_schedule(expression_set.names()[1:]))
+        apply_schedule(face, schedule, fps=request.fps, expressions=face_prompts(face))
+    return face
 
 
 def _finished_set(task: worker.Task, progress: Progress) -> Path:
@@ -134,10 +218,11 @@ def animate(request: AnimateRequest, progress: Progress | None = None) -> Animat
     report = progress or (lambda fraction, message: None)
     seconds: dict[str, float] = {}
     # 1. Check the request; add the prompts the schedule needs that were not asked for.
-    entries = check_request(request)
+    checked = check_request(request)
     prompts = list(request.prompts)
-    if entries is not None:
-        prompts += missing_targets(entries, planned_expressions(prompts, not request.keep_photo_expression))
+    if checked.schedule is not None:
+        prompts += schedule_prompts(checked.schedule, planned_expressions(prompts, not request.keep_photo_expression),
+                                    request.rig)
     out_dir = Path(request.out_dir).resolve()  # Blender resolves relative image paths against its own folder
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
@@ -153,10 +238,7 @@ def animate(request: AnimateRequest, progress: Progress | None = None) -> Animat
         report(0.6, "building the Blender scene")
         bpy.ops.wm.read_factory_settings(use_empty=True)
         scene = bpy.context.scene
-        face = build_face(expression_set)
-        names = expression_set.names()[1:]
-        schedule = parse_schedule(request.schedule or default_schedule(names))
-        apply_schedule(face, schedule, fps=request.fps, expressions=face_prompts(face))
+        face = build_shot_scene(expression_set, request, checked.take)
         frame_face(scene, face)
         configure_cycles(scene, request.preview_size, request.preview_samples)
         # The set moves with the folder, so the face records it relative to the .blend (Blender's // prefix).

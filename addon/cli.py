@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+from .core.arkit import RIG_KINDS
 from .core.errors import PromptFaceError
 from .core.expression_set import read_expression_set
 
@@ -32,6 +33,19 @@ def main(argv: list[str] | None = None) -> int:
                          help="pack the textures into face.blend, so it works on its own (by default it reads them "
                               "from textures/ beside it: move face.blend together with textures/)")
     animate.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    animate.add_argument("--rig", choices=RIG_KINDS, default="prompts",
+                         help="prompts (default): a shape key per prompt; arkit: the person's 52 ARKit blendshapes "
+                              "as shape keys, each prompt and viseme a pose of them")
+    animate.add_argument("--prompt-keys", action="store_true", help="with --rig arkit: a shape key per prompt too")
+    animate.add_argument("--drive", type=Path, metavar="TAKE",
+                         help="with --rig arkit: key a recorded take (Live Link Face CSV, Audio2Face JSON, or a CSV of "
+                              "frame or time then ARKit columns) on the 52 keys at its own timing, instead of the "
+                              "schedule")
+    animate.add_argument("--drive-fps", type=float, metavar="N",
+                         help="the take's rate: a Live Link Face timecode's (default 60) or a CSV frame column's "
+                              "(default 30); an Audio2Face export has its own")
+    animate.add_argument("--head-rotation", action="store_true",
+                         help="with --drive: key the take's head rotation on the face object too")
     animate.set_defaults(run=_animate)
 
     render = commands.add_parser("render", help="render frames of a saved PromptFace scene (Cycles, CPU)")
@@ -52,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     unity.set_defaults(run=_export_unity)
 
     bench = commands.add_parser("bench", help="client-side benchmarks (print ratios; never pass/fail)")
-    bench.add_argument("target", choices=("scene", "disk", "animate", "transports", "all"))
+    bench.add_argument("target", choices=("scene", "rig", "disk", "animate", "transports", "all"))
     bench.add_argument("--shot", type=Path, help="for disk: an existing `promptface animate` output folder")
     bench.add_argument("--runs", type=int, default=3, help="for transports: timed jobs per transport (median)")
     bench.add_argument("--ssh-host", help="for transports: run the SSH jobs on this host (default: a throwaway "
@@ -73,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except PromptFaceError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"promptface: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -96,7 +110,8 @@ def _animate(args) -> int:
                              preview=not args.no_preview,
                              preview_size=args.preview_size, preview_fps=args.preview_fps,
                              preview_samples=args.preview_samples, pack_textures=args.pack_textures,
-                             overwrite=args.overwrite)
+                             overwrite=args.overwrite, rig=args.rig, prompt_keys=args.prompt_keys, drive=args.drive,
+                             drive_fps=args.drive_fps, head_rotation=args.head_rotation)
     result = animate(request, progress=_print_progress)
     print(f"wrote {result.out_dir}:")
     for kind, path in result.files.items():
@@ -128,10 +143,12 @@ def _export_unity(args) -> int:
 def _bench(args) -> int:
     import tempfile
 
-    from .bench import scene, transports
+    from .bench import rig, scene, transports
     with tempfile.TemporaryDirectory() as folder:
         if args.target in ("scene", "all"):
             scene.bench_scene()
+        if args.target in ("rig", "all"):
+            rig.bench_rig()
         shot = args.shot
         if args.target in ("animate", "all") or (args.target == "disk" and shot is None):
             shot = scene.bench_animate(Path(folder) / "shot")

@@ -5,6 +5,8 @@ They print times and ratios against a baseline measured in the same run; they ne
                 vertices); disk: bytes for a 4-expression timeline, ours (expression set + .blend + .fbx) against the
                 thesis' way (10 in-between OBJ + 1024² PNG per transition); animate: `promptface animate` on the
                 sample with 3 prompts, split into pipeline, scene, export and preview
+- rig.py        rig: building a face with the ARKit rig's 52 shape keys against a key per prompt (5k and 60k
+                vertices)
 - transports.py the same 3-prompt job in the backend's own process (`promptface-backend bench job`), over HTTP and
                 over SSH; and, in Blender, the time from Generate until the first expression is on the face
 - loopback_sshd.py  the throwaway sshd on loopback that `bench transports` and the SSH tests use

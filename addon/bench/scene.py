@@ -7,7 +7,8 @@ import bpy
 import numpy as np
 
 from ..core.coordinates import expression_set_to_blender
-from ..core.expression_set import ExpressionData, read_expression_set, write_expression_set
+from ..core.arkit import ARKIT_RIG, ARKIT_SHAPES, VISEMES
+from ..core.expression_set import ExpressionData, RigData, RigShapeData, read_expression_set, write_expression_set
 from ..core.obj_mesh import Mesh, write_obj
 from ..core.png import encode_png
 from ..scene.face_object import build_face_object
@@ -20,7 +21,7 @@ def bench_scene(vertex_counts=(5_000, 60_000), expressions: int = 10) -> None:
     print(f"scene build, {expressions} expressions: foreach_set (ours) against a per-vertex loop")
     for count in vertex_counts:
         with tempfile.TemporaryDirectory() as folder:
-            expression_set = _grid_set(Path(folder) / "set", count, expressions)
+            expression_set = grid_set(Path(folder) / "set", count, expressions)
             bpy.ops.wm.read_factory_settings(use_empty=True)
             start = time.perf_counter()
             build_face_object(expression_set)
@@ -33,7 +34,9 @@ def bench_scene(vertex_counts=(5_000, 60_000), expressions: int = 10) -> None:
               f"-> ours is {loops / ours:.1f}x faster")
 
 
-def _grid_set(path: Path, vertex_count: int, expression_count: int):
+def grid_set(path: Path, vertex_count: int, expression_count: int, rig: bool = False):
+    """A synthetic set on a square grid of about `vertex_count` vertices, each expression random noise on it; with
+    `rig`, also an ARKit rig (52 noisy shapes, tongueOut with a texture, the visemes) and each expression's pose."""
     side = int(np.ceil(np.sqrt(vertex_count)))
     xs, ys = np.meshgrid(np.linspace(-0.07, 0.07, side), np.linspace(-0.08, 0.08, side))
     vertices = np.column_stack([xs.ravel(), ys.ravel(), np.zeros(side * side)]).astype(np.float32)
@@ -46,10 +49,17 @@ def _grid_set(path: Path, vertex_count: int, expression_count: int):
     expressions = [ExpressionData("neutral", "neutral", "neutral", vertices, texture, texture[..., 0], texture)]
     for k in range(expression_count):
         moved = vertices + rng.normal(0, 0.001, vertices.shape).astype(np.float32)
-        expressions.append(ExpressionData(f"e{k}", f"e{k}", f"e{k}", moved, texture, texture[..., 0], texture))
+        expressions.append(ExpressionData(f"e{k}", f"e{k}", f"e{k}", moved, texture, texture[..., 0], texture,
+                                          arkit_weights={ARKIT_SHAPES[k % 52]: 1.0} if rig else None))
+    rig_data = None
+    if rig:
+        shapes = [RigShapeData(name, vertices + rng.normal(0, 0.001, vertices.shape).astype(np.float32),
+                               texture if name == "tongueOut" else None,
+                               texture[..., 0] if name == "tongueOut" else None) for name in ARKIT_SHAPES]
+        rig_data = RigData(kind=ARKIT_RIG, shapes=shapes, poses=dict(VISEMES))
     write_expression_set(path, subject={"size": [8, 8], "face_box": [0, 0, 8, 8]}, subject_photo=("s.png", b"x"),
                          engines={}, base_mesh=Mesh(vertices, faces, uvs, faces.copy()), base_texture=texture,
-                         expressions=expressions)
+                         expressions=expressions, rig=rig_data)
     return read_expression_set(path)
 
 

@@ -4,7 +4,9 @@ Only this module touches Blender data for a running task, and only on the main t
 function in a Blender session, or from `run_until_idle()` / `run_until()` where no timers run (Blender as a module,
 tests, scripts). The first expression-set update builds the face with the neutral; each expression that arrives is
 then added as a shape key, joins its texture to the blend and, while the Grow Timeline preference is on, is appended
-to the timeline (addon.scene.timeline.append_arrival). Each of these is one undo step.
+to the timeline (addon.scene.timeline.append_arrival). Each of these is one undo step. A job with the ARKit rig
+(options {"rig": "arkit"}) builds the face with the rig's 52 keys from the first update; each arriving expression
+then becomes a pose on the face (and a key of its own only with `prompt_keys`) and joins the timeline as that pose.
 
 Downloaded jobs (job_cache.py): job folders no open face uses are cleaned when Generate starts and after a file is
 loaded; saving packs the textures a face reads from a job folder into the .blend.
@@ -24,6 +26,7 @@ from ..core.expression_set import Expression, ExpressionSet, read_expression_set
 from ..preferences import grow_timeline
 from ..scene.build import build_face
 from ..scene.face_object import NEUTRAL_NAME, add_shape_key, expression_keys, record_set_properties
+from ..scene.rig import is_rigged
 from ..scene.texture_blend_nodes import add_expression_to_material, face_material_name
 from ..scene.timeline import FPS_PROPERTY, append_arrival
 from ..transports.connect import BackendSettings, open_backend
@@ -54,6 +57,8 @@ class Session:
     """Expressions already put on the face (one the user then undid is not put back)."""
     arrivals: list[Arrival] = field(default_factory=list)
     outcome: worker.Finished | worker.Failed | None = None
+    prompt_keys: bool = False
+    """With the ARKit rig: give each expression a shape key of its own too."""
 
 
 _current: Session | None = None
@@ -84,11 +89,13 @@ def cancel() -> bool:
     return True
 
 
-def start_generate(settings: BackendSettings, request: worker.GenerateRequest, scene: bpy.types.Scene) -> Session:
+def start_generate(settings: BackendSettings, request: worker.GenerateRequest, scene: bpy.types.Scene,
+                   prompt_keys: bool = False) -> Session:
+    """Start a Generate job; `prompt_keys`: with the rig, a shape key per expression too."""
     if _current is None:
         job_cache.clean_job_cache(request.cache_root)
     return _start(worker.Task("generate", lambda task: worker.generate(task, lambda: open_backend(settings),
-                                                                        request)), scene)
+                                                                        request)), scene, prompt_keys)
 
 
 def start_connection_check(settings: BackendSettings, scene: bpy.types.Scene) -> Session:
@@ -96,14 +103,14 @@ def start_connection_check(settings: BackendSettings, scene: bpy.types.Scene) ->
                                                                                settings.address())), scene)
 
 
-def _start(task: worker.Task, scene: bpy.types.Scene) -> Session:
+def _start(task: worker.Task, scene: bpy.types.Scene, prompt_keys: bool = False) -> Session:
     global _current
     if _current is not None:
         raise PromptFaceError("PromptFace is already busy; wait for it or press Cancel")
     state = scene.promptface
     state.busy, state.progress, state.last_error = True, 0.0, ""
     state.status_message = "starting…"
-    _current = Session(task=task, scene_name=scene.name)
+    _current = Session(task=task, scene_name=scene.name, prompt_keys=prompt_keys)
     task.start()
     if not bpy.app.timers.is_registered(_on_timer):
         bpy.app.timers.register(_on_timer, first_interval=TIMER_INTERVAL_S, persistent=True)
@@ -209,7 +216,7 @@ def _apply_set(session: Session, event: worker.SetUpdated) -> None:
     expression_set = read_expression_set(event.folder)
     face = bpy.data.objects.get(session.face_name) if session.face_name else None
     if face is None:  # first update (or the face was deleted meanwhile): build it with the neutral
-        face = build_face(_neutral_only(expression_set), name=FACE_NAME)
+        face = build_face(_neutral_only(expression_set), name=FACE_NAME, prompt_keys=session.prompt_keys)
         session.face_name = face.name
         session.applied.clear()
         _make_active(face)
@@ -231,10 +238,11 @@ def _neutral_only(expression_set: ExpressionSet) -> ExpressionSet:
 
 def _add_expression(session: Session, face: bpy.types.Object, expression_set: ExpressionSet,
                     expression: Expression) -> None:
-    """One arriving expression: shape key, texture in the blend, the face's records and the timeline; one undo
-    step."""
-    add_shape_key(face, expression.name, expression.vertices)
-    add_expression_to_material(face, bpy.data.materials[face_material_name(face)], expression)
+    """One arriving expression: shape key and texture in the blend (on a rigged face only with prompt_keys), the
+    face's records (its pose on a rigged face) and the timeline; one undo step."""
+    if not is_rigged(face) or session.prompt_keys:
+        add_shape_key(face, expression.name, expression.vertices)
+        add_expression_to_material(face, bpy.data.materials[face_material_name(face)], expression)
     record_set_properties(face, expression_set)
     session.applied.add(expression.name)
     if grow_timeline():

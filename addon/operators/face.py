@@ -15,7 +15,7 @@ from ..scene.timeline import apply_schedule, timeline_end_frame
 from ..scene.unity_export import export_unity
 
 
-def _active_face(context) -> bpy.types.Object:
+def active_face(context) -> bpy.types.Object:
     face = context.active_object
     if face is None or SET_PATH_PROPERTY not in face:
         raise PromptFaceError("select a PromptFace face first (import an expression set)")
@@ -28,12 +28,14 @@ class PROMPTFACE_OT_import_expression_set(bpy.types.Operator, ImportHelper):
     bl_label = "Import Expression Set"
     bl_options = {"REGISTER", "UNDO"}
     filter_glob: bpy.props.StringProperty(default="manifest.json;*.zip", options={"HIDDEN"})
+    prompt_keys: bpy.props.BoolProperty(name="Prompt Keys", default=False,
+                                        description="For a set with the ARKit rig: a shape key per prompt too")
 
     def execute(self, context):
         path = Path(self.filepath)
         try:
             expression_set = read_expression_set(path.parent if path.name == "manifest.json" else path)
-            face = build_face(expression_set)
+            face = build_face(expression_set, prompt_keys=self.prompt_keys)
         except PromptFaceError as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
@@ -55,7 +57,7 @@ class PROMPTFACE_OT_apply_schedule(bpy.types.Operator):
 
     def execute(self, context):
         try:
-            face = _active_face(context)
+            face = active_face(context)
             appending = timeline_end_frame(face) > 0
             result = apply_schedule(face, parse_schedule(self.schedule, continues=appending), fps=self.fps,
                                     expressions=face_prompts(face))
@@ -75,7 +77,7 @@ class PROMPTFACE_OT_export_fbx(bpy.types.Operator, ExportHelper):
 
     def execute(self, context):
         try:
-            path = export_fbx(_active_face(context), self.filepath)
+            path = export_fbx(active_face(context), self.filepath)
         except (PromptFaceError, ValueError) as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
@@ -98,7 +100,7 @@ class PROMPTFACE_OT_export_unity(bpy.types.Operator):
         try:
             if not self.directory:
                 raise PromptFaceError("choose a folder to export into")
-            result = export_unity(_active_face(context), bpy.path.abspath(self.directory))
+            result = export_unity(active_face(context), bpy.path.abspath(self.directory))
         except (PromptFaceError, ValueError) as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}

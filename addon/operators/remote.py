@@ -4,6 +4,7 @@ from pathlib import Path
 
 import bpy
 
+from ..core.arkit import ARKIT_RIG
 from ..core.errors import PromptFaceError
 from ..generation import job_cache, session
 from ..generation.worker import GenerateRequest
@@ -34,7 +35,8 @@ def _generate_request(state, settings: BackendSettings) -> GenerateRequest:
                            editor=settings.editor if state.editor == DEFAULT_ENGINE else state.editor,
                            reconstructor=(settings.reconstructor if state.reconstructor == DEFAULT_ENGINE
                                           else state.reconstructor),
-                           cache_root=job_cache.cache_root(), poll_interval_s=settings.poll_interval_s)
+                           cache_root=job_cache.cache_root(), poll_interval_s=settings.poll_interval_s,
+                           options={"rig": ARKIT_RIG} if state.rig == ARKIT_RIG else {})
 
 
 def _refuse(operator, state, error: Exception) -> set:
@@ -87,7 +89,8 @@ class PROMPTFACE_OT_generate(bpy.types.Operator):
         state = context.scene.promptface
         try:
             settings = _checked_settings(context)
-            session.start_generate(settings, _generate_request(state, settings), context.scene)
+            session.start_generate(settings, _generate_request(state, settings), context.scene,
+                                   prompt_keys=state.rig == ARKIT_RIG and state.prompt_keys)
         except PromptFaceError as error:
             return _refuse(self, state, error)
         self.report({"INFO"}, "PromptFace: generating…")

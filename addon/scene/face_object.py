@@ -1,10 +1,13 @@
-"""One face object from an expression set: base mesh with UVs, Basis + one shape key per expression.
+"""One face object from an expression set: base mesh with UVs, Basis + one shape key per expression; or, for a set
+with an ARKit rig, Basis + the rig's 52 shape keys named as ARKit names them (then the per-prompt keys only when
+asked), with every prompt and viseme recorded on the object as a named pose (addon.scene.rig sets the keys from one).
 
 Bulk data moves through `foreach_set` on flat float32 arrays; there are no per-vertex Python loops.
 """
 import bpy
 import numpy as np
 
+from ..core.arkit_poses import rig_poses
 from ..core.coordinates import expression_set_to_blender
 from ..core.expression_set import ExpressionSet
 from ..core.obj_mesh import Mesh
@@ -16,26 +19,44 @@ SET_PATH_PROPERTY = "promptface_expression_set"
 PROMPTS_PROPERTY = "promptface_prompts"
 # {expression name: {"label": the self-check's label, "disagrees": 0 or 1}} for the panel.
 SELF_CHECK_PROPERTY = "promptface_self_check"
+RIG_PROPERTY = "promptface_rig"
+"""The kind of rig a rigged face's keys are ("arkit"); absent on a face with a shape key per prompt."""
+POSES_PROPERTY = "promptface_poses"
+"""{pose name: {ARKit shape: weight}} of a rigged face: the neutral, every prompt, the visemes."""
 
 
 def build_face_object(expression_set: ExpressionSet, name: str = "PromptFace",
-                      collection: bpy.types.Collection | None = None) -> bpy.types.Object:
-    """Create the face object (linked into `collection`, default the scene's) with one shape key per expression."""
+                      collection: bpy.types.Collection | None = None, prompt_keys: bool = False) -> bpy.types.Object:
+    """Create the face object (linked into `collection`, default the scene's): Basis, then the rig's shape keys
+    when the set has a rig, then one shape key per expression — always without a rig, with one only when
+    `prompt_keys`."""
     mesh = mesh_from_arrays(name, expression_set.base_mesh)
     face = bpy.data.objects.new(name, mesh)
     (collection or bpy.context.scene.collection).objects.link(face)
     face.shape_key_add(name="Basis", from_mix=False)
-    for expression in expression_set.expressions:
-        if expression.name != NEUTRAL_NAME:
-            add_shape_key(face, expression.name, expression.vertices)
+    for shape in expression_set.rig.shapes if expression_set.rig else ():
+        add_shape_key(face, shape.name, shape.vertices)
+    if has_prompt_keys(expression_set, prompt_keys):
+        for expression in expression_set.expressions:
+            if expression.name != NEUTRAL_NAME:
+                add_shape_key(face, expression.name, expression.vertices)
     record_set_properties(face, expression_set)
     return face
 
 
+def has_prompt_keys(expression_set: ExpressionSet, prompt_keys: bool) -> bool:
+    """Whether a face of this set gets a shape key per expression: always without a rig, on request with one."""
+    return expression_set.rig is None or prompt_keys
+
+
 def record_set_properties(face: bpy.types.Object, expression_set: ExpressionSet) -> None:
-    """The custom properties later steps read: where the set is, each expression's prompt and self-check."""
+    """The custom properties later steps read: where the set is, each expression's prompt and self-check, and for
+    a rigged set its kind and poses."""
     expressions = [e for e in expression_set.expressions if e.name != NEUTRAL_NAME]
     face[SET_PATH_PROPERTY] = str(expression_set.root)
+    if expression_set.rig is not None:
+        face[RIG_PROPERTY] = expression_set.rig.kind
+        face[POSES_PROPERTY] = rig_poses(expression_set)
     face[PROMPTS_PROPERTY] = {e.name: e.prompt for e in expressions}
     face[SELF_CHECK_PROPERTY] = {
         e.name: {"label": reading_label(e.record.get("weights"), e.record.get("reads_as")),

@@ -68,19 +68,22 @@ def image_texture_sources(face: bpy.types.Object) -> TextureSources:
 
 
 def set_texture_sources(face: bpy.types.Object, expression_set: ExpressionSet) -> TextureSources:
-    known = set(expression_set.names())
+    """The textures of the face's keys from the set: each expression's, and each rig shape's that has one."""
+    rig_shapes = expression_set.rig.shapes if expression_set.rig else []
+    textured = {expression.name: expression for expression in expression_set.expressions}
+    textured.update({shape.name: shape for shape in rig_shapes if shape.texture_path})
+    untextured_shapes = {shape.name for shape in rig_shapes if not shape.texture_path}
     key_names = [key.name for key in expression_keys(face)]
     for name in key_names:
-        if name not in known:
+        if name not in textured and name not in untextured_shapes:
             log.warning("Shape key '%s' is not an expression of %s; it is exported without texture or mask",
                         name, expression_set.root)
-    names = [name for name in key_names if name in known]
+    names = [name for name in key_names if name in textured]
     files: dict[str, TextureSource] = {BASE_TEXTURE_FILE: expression_set.base_texture_path}
     for name in names:
-        expression = expression_set.expression(name)
         file_names = expression_file_names(name)
-        files[file_names["texture"]] = expression.texture_path
-        files[file_names["mask"]] = expression.mask_path
+        files[file_names["texture"]] = textured[name].texture_path
+        files[file_names["mask"]] = textured[name].mask_path
     return TextureSources(files=files, expressions=names,
                           prompts={expression.name: expression.prompt for expression in expression_set.expressions})
 

@@ -9,6 +9,7 @@ from mathutils import Vector
 
 from ..render_frames import blender_output_silenced, render_still
 from ..scene.face_object import expression_keys
+from ..scene.rig import face_poses, is_rigged, prompt_pose_names, set_pose
 
 PREVIEW_CAMERA = "PromptFace Camera"
 PREVIEW_LIGHT = "PromptFace Light"
@@ -86,6 +87,15 @@ def _sequencer_strips(editor):
     return editor.strips if hasattr(editor, "strips") else editor.sequences
 
 
+def contact_sheet_poses(face: bpy.types.Object) -> list[dict[str, float]]:
+    """The shape-key values of each tile: the neutral, then each expression at full weight (its own key, or on a
+    rigged face its pose of the ARKit keys)."""
+    if is_rigged(face):
+        poses = face_poses(face)
+        return [poses[name] for name in prompt_pose_names(face)]
+    return [{}, *({key.name: 1.0} for key in expression_keys(face))]
+
+
 def render_contact_sheet(scene: bpy.types.Scene, face: bpy.types.Object, path: Path, tile_dir: Path) -> Path:
     """Render the neutral and each expression at full weight (animation muted meanwhile) into one PNG row."""
     keys = expression_keys(face)
@@ -97,9 +107,8 @@ def render_contact_sheet(scene: bpy.types.Scene, face: bpy.types.Object, path: P
     saved_values = [key.value for key in keys]
     tiles = []
     try:
-        for index, active in enumerate([None, *keys]):
-            for key in keys:
-                key.value = 1.0 if key == active else 0.0
+        for index, pose in enumerate(contact_sheet_poses(face)):
+            set_pose(face, pose)
             tiles.append(render_still(scene, tile_dir / f"tile_{index:02d}.png"))
     finally:
         for key, value in zip(keys, saved_values, strict=True):

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..core.arkit import ARKIT_SHAPES
 from ..core.face_takes import FaceTake, sample_head_rotation, sample_take
+from .timeline import FPS_PROPERTY, action_fcurves
 
 INTERPOLATION = "LINEAR"
 _INTERPOLATION_VALUE = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items[INTERPOLATION].value
@@ -70,6 +71,21 @@ def key_take(face_object: bpy.types.Object, take: FaceTake, scene: bpy.types.Sce
                           head_rotation=head_rotation)
 
 
+def drive_from_take(face_object: bpy.types.Object, take: FaceTake, scene: bpy.types.Scene, fps: int | None = None,
+                    start_frame: int = 1, head_rotation: bool = False) -> TakeKeysResult:
+    """key_take at ``fps`` frames per second (default: the scene's, which must then be whole): the scene's frame
+    rate is set to it first, and recorded on the face as its timeline's (FPS_PROPERTY, as a schedule records it)."""
+    if fps is None:
+        fps = scene.render.fps / scene.render.fps_base
+    if isinstance(fps, bool) or not float(fps).is_integer() or fps <= 0:
+        raise ValueError(f"the scene's frame rate must be a whole number of frames per second to drive a face from "
+                         f"a take (got {fps!r})")
+    scene.render.fps, scene.render.fps_base = int(fps), 1.0
+    result = key_take(face_object, take, scene, start_frame, head_rotation)
+    face_object[FPS_PROPERTY] = int(fps)
+    return result
+
+
 def _arkit_blocks(face_object: bpy.types.Object) -> list[bpy.types.ShapeKey]:
     """The face's 52 ARKit shape keys in ARKIT_SHAPES order; ValueError naming any that are missing."""
     if face_object.type != "MESH" or face_object.data.shape_keys is None:
@@ -96,24 +112,10 @@ def _fcurve(owner: bpy.types.ID, data_path: str, frame: int, index: int = -1) ->
     # keyframe_insert makes the action (and in 4.4+ its slot, layer and channel bag) the same way in every
     # supported version; the key it adds lies in the take's range, so _replace_keys removes it again.
     owner.keyframe_insert(data_path, index=index, frame=frame)
-    for fcurve in _action_fcurves(owner.animation_data):
+    for fcurve in action_fcurves(owner.animation_data):
         if fcurve.data_path == data_path and fcurve.array_index == max(index, 0):
             return fcurve
     raise RuntimeError(f"Blender made no F-curve for {data_path}[{index}] on '{owner.name}'")
-
-
-def _action_fcurves(animation: bpy.types.AnimData) -> list[bpy.types.FCurve]:
-    # Blender 4.4+ keeps an action's F-curves per slot, in a channel bag of a strip of a layer (5.0 drops
-    # Action.fcurves); 4.2 and 4.3 have only Action.fcurves.
-    slot = getattr(animation, "action_slot", None)
-    if slot is None:
-        return list(animation.action.fcurves)
-    for layer in animation.action.layers:
-        for strip in layer.strips:
-            channelbag = strip.channelbag(slot)
-            if channelbag is not None:
-                return list(channelbag.fcurves)
-    return []
 
 
 def _replace_keys(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray) -> None:

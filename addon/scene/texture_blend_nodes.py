@@ -14,15 +14,17 @@ linear-light values (the IEC 61966-2-1 sRGB EOTF applied to byte/255), and masks
 arrive as raw byte/255. The numpy reference reproduces the node tree when it is fed sRGB-decoded base and expression
 textures and raw masks, and the result is a linear-light colour (what a float bake or the renderer receives).
 
+What is blended (blend_layers): each expression but the neutral, and a rig's shapes that have a texture.
+
 Shape-key values are the only thing animated: each "<name> Weight" input of the group node is driven by the shape key
 of that name through an AVERAGE driver with one single-property variable (no Python expression, so drivers run even
 when auto-run of scripts is off).
 """
 import bpy
 
-from ..core.expression_set import Expression, ExpressionSet
+from ..core.expression_set import Expression, ExpressionSet, RigShape
 from ..core.texture_blend import DEFAULT_EDGE_HIGH, DEFAULT_EDGE_LOW
-from ..scene.face_object import NEUTRAL_NAME, expression_keys
+from ..scene.face_object import NEUTRAL_NAME, expression_keys, has_prompt_keys
 
 GROUP_NAME = "PromptFace Texture Blend"
 MATERIAL_PREFIX = "PromptFace"
@@ -227,13 +229,21 @@ def _socket(sockets, key: str) -> bpy.types.NodeSocket:
 # The material
 
 
-def build_face_material(face: bpy.types.Object, expression_set: ExpressionSet) -> bpy.types.Material:
-    """The material "PromptFace <face name>" blending the set's textures, assigned to the face's first slot.
+def blend_layers(expression_set: ExpressionSet, prompt_keys: bool = False) -> list[Expression | RigShape]:
+    """What a face of this set blends, in shape-key order: the rig's shapes that have a texture, then every
+    expression but the neutral (which is the Basis) when the face has a key per expression (has_prompt_keys)."""
+    rig_shapes = [shape for shape in expression_set.rig.shapes if shape.texture_path] if expression_set.rig else []
+    expressions = [expression for expression in expression_set.expressions if expression.name != NEUTRAL_NAME]
+    return rig_shapes + (expressions if has_prompt_keys(expression_set, prompt_keys) else [])
 
-    Every expression but the neutral (which is the Basis) joins the blend, and its weight input is driven by the
-    shape key of the same name (see drive_blend_weights). Rebuilding a face's material replaces its nodes.
-    """
-    names = [expression.name for expression in expression_set.expressions if expression.name != NEUTRAL_NAME]
+
+def build_face_material(face: bpy.types.Object, expression_set: ExpressionSet,
+                        prompt_keys: bool = False) -> bpy.types.Material:
+    """The material "PromptFace <face name>" blending the set's textures (blend_layers; `prompt_keys` as for
+    build_face_object), assigned to the face's first slot; each weight input is driven by the shape key of the same
+    name (see drive_blend_weights). Rebuilding a face's material replaces its nodes."""
+    layers = blend_layers(expression_set, prompt_keys)
+    names = [layer.name for layer in layers]
     _check_face(face, names)
     group = build_blend_group(names, name=face_group_name(face))
     material = bpy.data.materials.get(face_material_name(face))
@@ -267,9 +277,8 @@ def build_face_material(face: bpy.types.Object, expression_set: ExpressionSet) -
     links.new(bsdf.outputs["BSDF"], output.inputs["Surface"])
     tree.nodes.active = output
 
-    for expression in expression_set.expressions:
-        if expression.name != NEUTRAL_NAME:
-            _add_expression_nodes(material, expression)
+    for layer in layers:
+        _add_expression_nodes(material, layer)
     _assign(face, material)
     drive_blend_weights(face, material)
     return material
@@ -313,8 +322,9 @@ def _blend_node(material: bpy.types.Material) -> bpy.types.ShaderNodeGroup:
     return node
 
 
-def _add_expression_nodes(material: bpy.types.Material, expression: Expression) -> None:
-    """Texture (sRGB) and mask (Non-Color) image nodes of one expression, wired into the blend group node."""
+def _add_expression_nodes(material: bpy.types.Material, expression: Expression | RigShape) -> None:
+    """Texture (sRGB) and mask (Non-Color) image nodes of one expression (or rig shape), wired into the blend group
+    node."""
     tree = material.node_tree
     blend = _blend_node(material)
     uv = tree.nodes[UV_NODE_NAME]

@@ -19,6 +19,10 @@ Growing (the panel's live loop): each expression that arrives is appended the sa
 ``NAME 1s, neutral`` with the default transition (a timeline that does not exist yet starts with ``neutral 0.5s``),
 after the latest key on any shape key, wherever the user has moved the keys; keys already there are never changed.
 
+A rigged face (addon.scene.rig) is keyed the same way on its ARKit keys: each entry is a pose (a prompt's ARKit
+weights, a viseme, the neutral at 0, or a mixture of the prompts' poses), so its texture blend, driven by those
+keys, follows.
+
 The schedule text(s) and fps are kept on the face (SCHEDULE_PROPERTY, FPS_PROPERTY) for export and sidecars.
 """
 import math
@@ -33,8 +37,9 @@ from ..core.errors import ScheduleError
 from ..core.prompt_grammar import NEUTRAL_NAME
 from ..core.schedule import (DEFAULT_HOLD_S, DEFAULT_LEAD_IN_S, DEFAULT_TRANSITION_S, Key, ScheduleEntry,
                              format_schedule, schedule_keys)
-from ..core.schedule_targets import missing_targets, resolve_target  # noqa: F401  (missing_targets: re-exported)
+from ..core.schedule_targets import missing_targets  # noqa: F401  (re-exported)
 from ..scene.face_object import expression_keys
+from ..scene.rig import face_poses, schedule_resolver
 
 FRAME_START = 1
 SCHEDULE_PROPERTY = "promptface_schedule"
@@ -67,8 +72,10 @@ def apply_schedule(
 ) -> TimelineResult:
     """Key ``entries`` on the face's shape-key values and set the scene's fps and frame range to the timeline.
 
-    ``expressions`` maps expression names to their prompts (default: each shape key's name is its prompt); see
-    addon.core.schedule_targets for how targets resolve. ``start_s`` is when the new entries begin, in seconds
+    ``expressions`` maps expression names to their prompts (default: each shape key's name is its prompt, or on a
+    rigged face the prompts it records); see addon.core.schedule_targets for how targets resolve, and
+    addon.core.arkit_poses for a rigged face, where each target is a pose of the ARKit keys. ``start_s`` is when
+    the new entries begin, in seconds
     from the timeline start: on a face without a timeline the first key is there (default 0); on a face with one
     it must not be before the current end (default: the end), and the face holds its end state until then
     before transitioning into the first entry.
@@ -82,9 +89,7 @@ def apply_schedule(
     start_s = _start_seconds(start_s, timeline.frames, fps)
 
     # 2. Keys, relative to the start; an appended schedule's first key comes after its first transition.
-    if expressions is None:
-        expressions = {name: name for name in timeline.names}
-    relative = schedule_keys(entries, lambda target: resolve_target(target, expressions), default_transition_s,
+    relative = schedule_keys(entries, schedule_resolver(face, expressions), default_transition_s,
                              continues=appending)
     _check_names_are_shape_keys(relative, timeline.names)
     keys = _keys_from(start_s, relative, timeline.names)
@@ -101,26 +106,33 @@ def arrival_entries(name: str, has_timeline: bool, hold_s: float = DEFAULT_HOLD_
 
 
 def arrival_keys(existing_frames: Sequence[int], name: str, shape_key_names: Sequence[str], fps: int,
-                 hold_s: float = DEFAULT_HOLD_S, transition_s: float = DEFAULT_TRANSITION_S) -> list[Key]:
+                 hold_s: float = DEFAULT_HOLD_S, transition_s: float = DEFAULT_TRANSITION_S,
+                 weights: Mapping[str, float] | None = None) -> list[Key]:
     """The keys that append expression ``name`` after a timeline whose keys are on ``existing_frames`` (empty: no
     timeline yet), in seconds from the timeline start, each with every shape key's weight: arrival_entries keyed
-    with the default transition, starting at the latest existing key."""
+    with the default transition, starting at the latest existing key. ``weights``: the shape keys that show the
+    expression (default: its own key at 1; on a rigged face its pose)."""
     has_timeline = bool(existing_frames)
+    shown = {name: 1.0} if weights is None else dict(weights)
     relative = schedule_keys(arrival_entries(name, has_timeline, hold_s),
-                             lambda target: {name: 1.0} if target == name else {}, transition_s,
+                             lambda target: shown if target == name else {}, transition_s,
                              continues=has_timeline)
     return _keys_from(_end_seconds(existing_frames, fps), relative, shape_key_names)
 
 
 def append_arrival(face: bpy.types.Object, name: str, fps: int, hold_s: float = DEFAULT_HOLD_S,
                    transition_s: float = DEFAULT_TRANSITION_S) -> TimelineResult:
-    """Append the shape key ``name`` to the face's timeline (arrival_keys), leaving every existing key as it is."""
+    """Append the expression ``name`` to the face's timeline (arrival_keys), leaving every existing key as it is:
+    its shape key, or on a rigged face its pose."""
     _check_fps(fps)
     fps = int(fps)
     timeline = _face_timeline(face, fps)
-    if name not in timeline.names:
+    poses = face_poses(face)
+    if poses and name not in poses:
+        raise ValueError(f"'{face.name}' has no pose '{name}' to put on the timeline")
+    if not poses and name not in timeline.names:
         raise ValueError(f"'{face.name}' has no shape key '{name}' to put on the timeline")
-    keys = arrival_keys(timeline.frames, name, timeline.names, fps, hold_s, transition_s)
+    keys = arrival_keys(timeline.frames, name, timeline.names, fps, hold_s, transition_s, poses.get(name))
     entries = arrival_entries(name, bool(timeline.frames), hold_s)
     return _key_timeline(face, timeline, keys, entries, fps, transition_s)
 
@@ -196,7 +208,7 @@ def shape_key_fcurves(shape_keys: bpy.types.Key) -> dict[str, bpy.types.FCurve]:
     if animation is None or animation.action is None:
         return {}
     names = {block.path_from_id("value"): block.name for block in shape_keys.key_blocks}
-    return {names[fcurve.data_path]: fcurve for fcurve in _action_fcurves(animation) if fcurve.data_path in names}
+    return {names[fcurve.data_path]: fcurve for fcurve in action_fcurves(animation) if fcurve.data_path in names}
 
 
 # --- checks -------------------------------------------------------------------------------------
@@ -269,7 +281,8 @@ def _frame(time_s: float, fps: int) -> int:
     return FRAME_START + math.floor(round(time_s * fps, 6) + 0.5)
 
 
-def _action_fcurves(animation: bpy.types.AnimData) -> list[bpy.types.FCurve]:
+def action_fcurves(animation: bpy.types.AnimData) -> list[bpy.types.FCurve]:
+    """Every F-curve of the animation data's action, in any supported Blender version."""
     # Blender 4.4+ keeps an action's F-curves per slot, in a channel bag of a strip of a layer (and 5.0 drops
     # Action.fcurves); Blender 4.2 and 4.3 have neither slots nor layers, only Action.fcurves.
     slot = getattr(animation, "action_slot", None)

@@ -20,11 +20,12 @@ from ..core.errors import PromptFaceError
 from ..core.expression_set import BASE_TEXTURE_FILE, ExpressionSet, expression_file_names
 from ..core.texture_blend import DEFAULT_EDGE_HIGH, DEFAULT_EDGE_LOW
 from ..core.unity_sidecar import (MAX_UNITY_EXPRESSIONS, SidecarExpression, SidecarTimeline, UnitySidecar,
-                                  sidecar_json, sidecar_name)
+                                  sidecar_json, sidecar_name, sidecar_rig)
 from ..render_frames import open_blend_file
-from .face_object import SET_PATH_PROPERTY
+from .face_object import RIG_PROPERTY, SET_PATH_PROPERTY
 from .face_textures import TEXTURE_FOLDER, TextureSources, texture_sources
 from .fbx_export import check_exportable, write_fbx
+from .rig import face_poses, is_rigged, rig_keys
 from .texture_blend_nodes import BLEND_NODE_NAME, EDGE_HIGH_SOCKET, EDGE_LOW_SOCKET
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def export_unity(face: bpy.types.Object, out_dir: str | PathLike, fbx_name: str 
         fbx = write_fbx(face, out_dir / fbx_name, sources)
     with staged_file(sidecar_file) as partial:
         partial.write_text(text, encoding="utf-8")
-    names = [expression.blendshape for expression in sidecar.expressions]
+    names = sidecar.texture_slots
     log.info("Exported %s for Unity: %s", out_dir, ", ".join(names) or "no textured expressions")
     return UnityExport(fbx=fbx, sidecar=sidecar_file, texture_dir=out_dir / TEXTURE_FOLDER, expressions=names)
 
@@ -94,7 +95,8 @@ def scene_face(scene: bpy.types.Scene, face_name: str | None = None) -> bpy.type
 
 
 def unity_sidecar(face: bpy.types.Object, sources: TextureSources, fbx_name: str) -> UnitySidecar:
-    """The sidecar for `face` exported as `fbx_name`: its textured expressions, blend edges and the scene's timeline."""
+    """The sidecar for `face` exported as `fbx_name`: its textured expressions, blend edges and the scene's timeline;
+    for a rigged face also its rig (the 52 shapes, those with a texture, the named poses)."""
     names = sources.expressions
     if len(names) > MAX_UNITY_EXPRESSIONS:
         raise PromptFaceError(f"Cannot export '{face.name}' for Unity: the PromptFace Unity shader blends at most "
@@ -104,12 +106,19 @@ def unity_sidecar(face: bpy.types.Object, sources: TextureSources, fbx_name: str
     if not edge_low < edge_high:
         raise PromptFaceError(f"Cannot export '{face.name}' for Unity: its texture blend's Edge Low ({edge_low:g}) "
                               f"must be below its Edge High ({edge_high:g})")
+    rig_shapes = [key.name for key in rig_keys(face)] if is_rigged(face) else []
     expressions = [SidecarExpression(blendshape=name, texture=_texture_path(expression_file_names(name)["texture"]),
                                      mask=_texture_path(expression_file_names(name)["mask"]),
                                      prompt=sources.prompts.get(name, name))
-                   for name in names]
+                   for name in names if name not in rig_shapes]
+    rig = None
+    if is_rigged(face):
+        textured = {name: (_texture_path(expression_file_names(name)["texture"]),
+                           _texture_path(expression_file_names(name)["mask"]))
+                    for name in names if name in rig_shapes}
+        rig = sidecar_rig(face[RIG_PROPERTY], rig_shapes, textured, face_poses(face))
     return UnitySidecar(fbx=fbx_name, base_texture=_texture_path(BASE_TEXTURE_FILE), expressions=expressions,
-                        timeline=scene_timeline(bpy.context.scene), edge_low=edge_low, edge_high=edge_high)
+                        timeline=scene_timeline(bpy.context.scene), edge_low=edge_low, edge_high=edge_high, rig=rig)
 
 
 def scene_timeline(scene: bpy.types.Scene) -> SidecarTimeline:

@@ -3,12 +3,24 @@ import bpy
 
 from ..generation import session
 from ..preferences import preferences
+from ..core.arkit import ARKIT_RIG
 from ..scene.face_object import face_self_checks
+from ..scene.rig import face_poses, is_rigged
 
 
 class PROMPTFACE_UL_prompts(bpy.types.UIList):
     def draw_item(self, context, layout, data, item, icon, active_data, active_property, index=0, flt_flag=0):
         layout.prop(item, "text", text="", emboss=False, icon="OUTLINER_OB_FONT")
+
+
+class PROMPTFACE_MT_poses(bpy.types.Menu):
+    """The active rigged face's poses: each sets its shape keys (promptface.apply_pose)."""
+    bl_label = "Apply Pose"
+    bl_idname = "PROMPTFACE_MT_poses"
+
+    def draw(self, context):
+        for name in face_poses(context.active_object):
+            self.layout.operator("promptface.apply_pose", text=name).pose = name
 
 
 class PROMPTFACE_PT_main(bpy.types.Panel):
@@ -37,6 +49,10 @@ class PROMPTFACE_PT_main(bpy.types.Panel):
         buttons.operator("promptface.prompt_move", icon="TRIA_DOWN", text="").direction = "DOWN"
         column.prop(state, "editor")
         column.prop(state, "reconstructor")
+        row = column.row(align=True)
+        row.prop(state, "rig", expand=True)
+        if state.rig == ARKIT_RIG:
+            column.prop(state, "prompt_keys")
 
         prefs = preferences(context)
         row = layout.row(align=True)
@@ -80,6 +96,17 @@ class PROMPTFACE_PT_main(bpy.types.Panel):
         row = column.row(align=True)
         row.operator("promptface.export_unity", icon="EXPORT")
         row.operator("promptface.export_fbx", text="FBX Only")
+        if is_rigged(context.active_object):
+            _draw_rig(layout)
+
+
+def _draw_rig(layout) -> None:
+    """What a rigged active face offers: its poses, and keying a recorded take on its 52 keys."""
+    box = layout.box()
+    box.label(text="ARKit rig (52 shape keys):", icon="SHAPEKEY_DATA")
+    row = box.row(align=True)
+    row.menu("PROMPTFACE_MT_poses", icon="POSE_HLT")
+    row.operator("promptface.drive_from_take", icon="FILE_MOVIE")
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -93,4 +120,4 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines + [line] if line else lines
 
 
-classes = (PROMPTFACE_UL_prompts, PROMPTFACE_PT_main)
+classes = (PROMPTFACE_UL_prompts, PROMPTFACE_MT_poses, PROMPTFACE_PT_main)

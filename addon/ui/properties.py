@@ -3,6 +3,7 @@ import zlib
 
 import bpy
 
+from ..core.arkit import ARKIT_RIG
 from ..core.protocol import EDITORS, RECONSTRUCTORS
 from ..generation import session
 
@@ -49,6 +50,13 @@ class PROMPTFACE_PG_state(bpy.types.PropertyGroup):
     schedule: bpy.props.StringProperty(name="Schedule", default="neutral 0.5s, happy 1s, neutral",
                                        description="e.g. neutral 0.5s, happy 1s, surprised 0.5s @0.3s, neutral")
     fps: bpy.props.IntProperty(name="FPS", default=30, min=1, max=240)
+    rig: bpy.props.EnumProperty(
+        name="Rig", description="The shape keys the face gets",
+        items=(("prompts", "Prompts", "A shape key per prompt"),
+               (ARKIT_RIG, "ARKit 52", "The person's 52 ARKit blendshapes (Live Link Face, Audio2Face); each prompt "
+                                      "and viseme a pose of them")))
+    prompt_keys: bpy.props.BoolProperty(name="Prompt Keys", default=False,
+                                        description="With the ARKit rig: a shape key per prompt too")
     # Shown by the panel; written only on the main thread by generation/session.py.
     busy: bpy.props.BoolProperty(name="Busy", options={"SKIP_SAVE"})
     progress: bpy.props.FloatProperty(name="Progress", min=0.0, max=1.0, subtype="FACTOR", options={"SKIP_SAVE"})

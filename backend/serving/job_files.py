@@ -12,8 +12,9 @@ from backend.serving.data_dir import ZIP_FILE
 from backend.serving.errors import ServiceError
 from backend.serving.job_store import StoredJob
 
-# The names of the files of an expression set that a client may fetch: no folders, nothing hidden.
-ASSET_NAME = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
+# The names of the files of an expression set that a client may fetch: no folders, nothing hidden. Capitals too:
+# a rig's files keep ARKit's spelling (rig.eyeBlinkLeft.vertices.npy).
+ASSET_NAME = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
 
 
 def job_set_files(folder: Path, status: str) -> tuple[Path, list[str]]:
@@ -37,7 +38,7 @@ def check_asset_name(name) -> None:
     """Refuse (400) what is not the name of a file of an expression set."""
     if not isinstance(name, str) or not ASSET_NAME.fullmatch(name):
         raise ServiceError("bad_request", f"asset name {name!r} is not a file name of an expression set "
-                                          "(a-z, 0-9, _ and dots, no folders); take names from the job's files")
+                                          "(letters, digits, _ and dots, no folders); take names from the job's files")
 
 
 def asset_file(folder: Path, row: StoredJob, name: str) -> Path:

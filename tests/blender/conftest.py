@@ -18,7 +18,9 @@ def empty_scene():
 import numpy as np  # noqa: E402
 
 import addon  # noqa: E402
-from addon.core.expression_set import ExpressionData, read_expression_set, write_expression_set  # noqa: E402
+from addon.core.arkit import ARKIT_RIG, ARKIT_SHAPES, VISEMES  # noqa: E402
+from addon.core.expression_set import (ExpressionData, RigData, RigShapeData, read_expression_set,  # noqa: E402
+                                       write_expression_set)
 from addon.core.obj_mesh import Mesh  # noqa: E402
 from addon.core.png import encode_png  # noqa: E402
 from addon.generation import job_cache, session  # noqa: E402
@@ -27,9 +29,36 @@ from addon.preferences import ADDON_PACKAGE, preferences  # noqa: E402
 from addon.transports.connect import BackendSettings  # noqa: E402
 
 
-def write_plane_set(path, names=("happy", "surprised"), texture_size=16, seed=0):
+PLANE_POSES = {
+    "happy": {"mouthSmileLeft": 0.8, "mouthSmileRight": 0.7, "cheekSquintLeft": 0.3, "tongueOut": 0.2},
+    "surprised": {"jawOpen": 0.6, "browInnerUp": 0.9, "eyeWideLeft": 0.5, "mouthSmileLeft": 0.4},
+}
+"""Each expression of a rigged plane set as a pose of its rig (an expression not named here: jawOpen 0.5)."""
+TEXTURED_RIG_SHAPES = ("mouthSmileLeft", "tongueOut")
+
+
+def plane_rig(vertices: np.ndarray, rng: np.random.Generator, texture_size: int) -> RigData:
+    """An ARKit rig on the plane: shape i moves vertex i mod 9 forward by (i + 1) mm and every vertex up by 0.1 mm,
+    so each shape is distinct and none is empty; the TEXTURED_RIG_SHAPES have a texture and a mask."""
+    mask = np.zeros((texture_size, texture_size), np.uint8)
+    mask[: texture_size // 2] = 255
+    shapes = []
+    for index, name in enumerate(ARKIT_SHAPES):
+        moved = vertices.copy()
+        moved[index % len(vertices), 2] += 0.001 * (index + 1)
+        moved[:, 1] += 0.0001
+        textured = name in TEXTURED_RIG_SHAPES
+        shapes.append(RigShapeData(
+            name=name, vertices=moved,
+            texture=rng.integers(0, 256, (texture_size, texture_size, 3), dtype=np.uint8) if textured else None,
+            mask=mask if textured else None))
+    return RigData(kind=ARKIT_RIG, shapes=shapes, poses=dict(VISEMES))
+
+
+def write_plane_set(path, names=("happy", "surprised"), texture_size=16, seed=0, rig=False):
     """A small expression set: a 3×3-vertex plane facing the camera (+Z), UVs spanning 0..1, random
-    textures, and change masks that are 0 on the left half and 1 on the right half."""
+    textures, and change masks that are 0 on the left half and 1 on the right half. With `rig`, also an ARKit rig
+    (plane_rig) and each expression as a pose of it (PLANE_POSES)."""
     rng = np.random.default_rng(seed)
     grid = np.linspace(-0.05, 0.05, 3)
     xs, ys = np.meshgrid(grid, grid[::-1])
@@ -51,7 +80,8 @@ def write_plane_set(path, names=("happy", "surprised"), texture_size=16, seed=0)
 
     base_texture = texture()
     expressions = [ExpressionData(name="neutral", prompt="neutral", full_prompt="neutral", vertices=vertices,
-                                  texture=base_texture, mask=np.zeros_like(mask), edited=base_texture)]
+                                  texture=base_texture, mask=np.zeros_like(mask), edited=base_texture,
+                                  arkit_weights={} if rig else None)]
     for index, name in enumerate(names, start=1):
         moved = vertices.copy()
         moved[:, 2] += 0.01 * index * (vertices[:, 0] > 0)  # the right column comes forward
@@ -59,16 +89,24 @@ def write_plane_set(path, names=("happy", "surprised"), texture_size=16, seed=0)
         # The recogniser's reading: every expression reads "happy" (so "surprised" disagrees with its prompt).
         expressions.append(ExpressionData(name=name, prompt=name, full_prompt=name, vertices=moved,
                                           texture=texture(), mask=mask, edited=base_texture, weights={name: 1.0},
-                                          reads_as={"happy": 0.9, name: 0.1} if name != "happy" else {"happy": 1.0}))
+                                          reads_as={"happy": 0.9, name: 0.1} if name != "happy" else {"happy": 1.0},
+                                          arkit_weights=PLANE_POSES.get(name, {"jawOpen": 0.5}) if rig else None))
     write_expression_set(path, subject={"size": [size, size], "face_box": [0, 0, size, size]},
                          subject_photo=("subject.png", b"not a real photo"), engines={"editor": {"name": "test"}},
-                         base_mesh=base, base_texture=base_texture, expressions=expressions)
+                         base_mesh=base, base_texture=base_texture, expressions=expressions,
+                         rig=plane_rig(vertices, rng, size) if rig else None)
     return read_expression_set(path)
 
 
 @pytest.fixture
 def plane_set(tmp_path):
     return write_plane_set(tmp_path / "plane_set")
+
+
+@pytest.fixture
+def rigged_set(tmp_path):
+    """The plane set with an ARKit rig (happy, surprised, and the rig's 52 shapes)."""
+    return write_plane_set(tmp_path / "rigged_set", rig=True)
 
 
 class LiveAddon:

@@ -27,6 +27,7 @@ def read(path: str) -> dict:
         "mesh_nodes": [],
         "channels": {},
         "smoothing_mappings": smoothing_mappings(scene.dom_root),
+        "raw_object_names": raw_object_names(scene.dom_root),
         "texture_files": [texture.relative_filename for texture in list(scene.textures)],
     }
     for mesh in meshes:
@@ -81,6 +82,18 @@ def max_normal_offset(channel) -> float:
     shape = channel.target_shape
     offsets = [] if shape is None else [vec(v) for v in list(shape.normal_offsets)]
     return max((abs(c) for offset in offsets for c in offset), default=0.0)
+
+
+def raw_object_names(root) -> dict[str, list[str]]:
+    """The names the file itself gives its blendshape channels ("BlendShapeChannel") and their target shapes
+    ("Shape"), in file order: a binary FBX stores "name\\x00\\x01Class", and the part before the separator is kept."""
+    names = {"BlendShapeChannel": [], "Shape": []}
+    for child in list(root.find("Objects").children):
+        values = list(child.values)
+        kind = values[-1].value_str
+        if (child.name, kind) in (("Deformer", "BlendShapeChannel"), ("Geometry", "Shape")):
+            names[kind].append(values[1].value_blob.split(b"\x00\x01")[0].decode())
+    return names
 
 
 def smoothing_mappings(root) -> list[str]:
