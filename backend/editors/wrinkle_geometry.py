@@ -125,10 +125,13 @@ def face_axes(points: np.ndarray) -> FaceAxes:
                     midline=points[NOSE_BRIDGE[0]])
 
 
+# The action units that crease the skin (each, bilateral or one-sided, draws at least one crease below).
+CREASE_ACTION_UNITS = ("AU1", "AU2", "AU4", "AU6", "AU9", "AU10", "AU12", "AU17")
+
+
 def face_creases(points: np.ndarray, axes: FaceAxes, action_units: dict[str, float]) -> list[Crease]:
     """Every crease the action units call for, from (468,2) landmarks in pixels."""
-    units = {name: side_intensities(action_units, name) for name in ("AU1", "AU2", "AU4", "AU6", "AU9", "AU10",
-                                                                     "AU12", "AU17")}
+    units = {name: side_intensities(action_units, name) for name in CREASE_ACTION_UNITS}
     creases = []
     if units["AU1"].any() or units["AU2"].any():
         creases += forehead_lines(points, axes, units["AU1"], units["AU2"])

@@ -1,7 +1,7 @@
 """The subject's own 52 ARKit shapes on the CPU engine: each recipe (backend/rig/arkit_recipes.py) moves the neutral
 landmarks with the subject's action-unit fields, the backings follow, the eyeballs turn for eyeLook*, the mouth's
 backing comes forward for tongueOut; the warp editor draws what the shape does to the skin (creases, teeth,
-tongue), kept as a texture only where it changes the skin."""
+tongue), kept as a texture where the shape creases the skin or otherwise changes it."""
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,6 +10,7 @@ from addon.core.arkit import ARKIT_SHAPES
 from addon.core.expression_set import RigShapeData
 from backend.editors.mouth_drawing import photo_palette
 from backend.editors.warp import WarpEditor
+from backend.editors.wrinkle_geometry import CREASE_ACTION_UNITS
 from backend.reconstructors.reconstruction import ReconstructionBase, Reconstructor
 from backend.rig.arkit_recipes import ARKIT_RECIPES, RIG_MOTION_SPECS, ArkitRecipe
 from backend.subject.action_units import ActionUnitBasis, build_action_unit_basis
@@ -26,6 +27,9 @@ TONGUE_DROP_M = 0.008
 # A shape keeps its own texture when its change mask is this many times the mask of drawing no change at all (what
 # resampling alone leaves, measured on the subject itself).
 TEXTURE_CHANGE_OVER_RESAMPLING = 1.5
+# A rig keeps the textures of this many shapes at most, so that with eight prompts' own it fits the 32 texture slots
+# the Unity shader blends (unity_export/Shaders/PromptFaceBlend.hlsl).
+MAX_RIG_TEXTURES = 24
 
 
 @dataclass(frozen=True)
@@ -116,27 +120,47 @@ def paint_tongue(texture: np.ndarray, subject: Subject) -> np.ndarray:
 def build_arkit_shapes(subject: Subject, base: ReconstructionBase, reconstructor: Reconstructor,
                        editor: WarpEditor, enhance: bool = True) -> list[RigShapeData]:
     """The 52 shapes in ARKit's order. Textures: the warp editor's drawing of the shape, back in the base UV layout
-    by the reconstructor, kept where it changes the skin more than resampling does (TEXTURE_CHANGE_OVER_RESAMPLING)."""
+    by the reconstructor, kept where the shape creases the skin, paints the tongue, or changes the skin more than
+    resampling does (TEXTURE_CHANGE_OVER_RESAMPLING) — at most MAX_RIG_TEXTURES, those that change it most."""
     fields = rig_fields(subject)
     resampling = _drawn_texture(subject, base, reconstructor, editor, np.zeros((LANDMARK_COUNT, 3)), {}, "none")[1]
     floor = max(float(resampling[base.texture_region].mean()), 1.0)
+    textured = {}  # name → (texture, mask, how much it changes the skin)
+    for name in ARKIT_SHAPES:
+        recipe = ARKIT_RECIPES[name]
+        if recipe.eye_rotation is not None or not recipe.skin:
+            continue
+        texture, mask = _drawn_texture(subject, base, reconstructor, editor, landmark_displacement(fields, recipe),
+                                       _wrinkle_units(recipe), name)
+        if recipe.tongue:  # the mouth patch lies outside the face region: the tongue is always its own texture
+            texture = paint_tongue(texture, subject)
+            mask = np.maximum(mask, _patch_mask(mask.shape))
+        change = float(mask[base.texture_region].mean()) / floor
+        if recipe.tongue or creases_skin(recipe) or change > TEXTURE_CHANGE_OVER_RESAMPLING:
+            textured[name] = (texture, mask, np.inf if recipe.tongue else change)
+    kept = _strongest(textured, {name: change for name, (_, _, change) in textured.items()})
     shapes = []
     for name in ARKIT_SHAPES:
         recipe = ARKIT_RECIPES[name]
-        texture = mask = None
-        if recipe.eye_rotation is None and recipe.skin:
-            candidate, candidate_mask = _drawn_texture(subject, base, reconstructor, editor,
-                                                       landmark_displacement(fields, recipe),
-                                                       _wrinkle_units(recipe, fields), name)
-            if recipe.tongue:  # the mouth patch lies outside the face region: the tongue is always its own texture
-                candidate = paint_tongue(candidate, subject)
-                candidate_mask = np.maximum(candidate_mask, _patch_mask(candidate_mask.shape))
-            if recipe.tongue or candidate_mask[base.texture_region].mean() > TEXTURE_CHANGE_OVER_RESAMPLING * floor:
-                texture = enhance_texture(candidate, base.texture_region) if enhance else candidate
-                mask = candidate_mask
+        texture, mask = textured[name][:2] if name in kept else (None, None)
+        if texture is not None and enhance:
+            texture = enhance_texture(texture, base.texture_region)
         shapes.append(RigShapeData(name=name, vertices=shape_vertices(subject, fields, recipe), texture=texture,
                                    mask=mask, recipe=recipe_record(recipe)))
     return shapes
+
+
+def _strongest(textured: dict, change: dict[str, float]) -> set[str]:
+    """The textured shapes kept: the strongest changes first, a Left/Right pair as one (both or neither, so the two
+    sides look alike), MAX_RIG_TEXTURES at most."""
+    groups: dict[str, list[str]] = {}
+    for name in textured:
+        groups.setdefault(name.removesuffix("Left").removesuffix("Right"), []).append(name)
+    kept: set[str] = set()
+    for group in sorted(groups.values(), key=lambda names: -max(change[name] for name in names)):
+        if len(kept) + len(group) <= MAX_RIG_TEXTURES:
+            kept.update(group)
+    return kept
 
 
 def _drawn_texture(subject: Subject, base: ReconstructionBase, reconstructor: Reconstructor, editor: WarpEditor,
@@ -157,11 +181,16 @@ def _patch_mask(shape: tuple[int, int]) -> np.ndarray:
     return mask
 
 
-def _wrinkle_units(recipe: ArkitRecipe, fields: RigFields) -> dict[str, float]:
-    """The action units whose creases the shape draws, on its own side's variant when the AU has one."""
+def _wrinkle_units(recipe: ArkitRecipe) -> dict[str, float]:
+    """The action units whose creases the shape draws, on its own side only for a Left/Right shape (the creases
+    take AU9L as they take AU12L)."""
     suffix = {"left": "L", "right": "R"}.get(recipe.side or "", "")
-    names = set(fields.action_units.names)
-    return {(unit + suffix if unit + suffix in names else unit): value for unit, value in recipe.action_units.items()}
+    return {unit + suffix: value for unit, value in recipe.action_units.items()}
+
+
+def creases_skin(recipe: ArkitRecipe) -> bool:
+    """Whether the warp editor draws creases for the shape's action units."""
+    return any(unit in CREASE_ACTION_UNITS for unit in recipe.action_units)
 
 
 def recipe_record(recipe: ArkitRecipe) -> dict:

@@ -139,3 +139,12 @@ def test_a_job_with_the_arkit_rig_writes_the_shapes_and_every_prompts_weights(as
 def test_an_unknown_rig_is_refused():
     with pytest.raises(PromptFaceError, match="rig 'metahuman' is not one of prompts, arkit"):
         check_inputs(["happy"], PipelineOptions(rig="metahuman"))
+
+
+def test_shapes_that_crease_the_skin_carry_a_texture_on_both_sides(rig):
+    shapes, _ = rig
+    textured = {name for name, shape in shapes.items() if shape.texture is not None}
+    assert {"browInnerUp", "browDownLeft", "noseSneerLeft", "mouthSmileLeft", "tongueOut"} <= textured
+    assert all(mirrored_shape(name) in textured for name in textured if mirrored_shape(name))
+    assert not textured & {"eyeLookOutLeft", "mouthClose"}  # eyes turn, and mouthClose is geometry only
+    assert len(textured) <= 24
