@@ -27,9 +27,10 @@ from .texture_blend import DEFAULT_EDGE_HIGH, DEFAULT_EDGE_LOW
 FORMAT_NAME = "promptface.unity_face"
 FORMAT_VERSION = "1.1"
 SIDECAR_SUFFIX = ".promptface.json"
-MAX_UNITY_EXPRESSIONS = 16
-"""Texture slots the Unity shader blends (expressions, then a rig's textured shapes): four float4 weight vectors, one
-Texture2DArray slice each."""
+MAX_UNITY_EXPRESSIONS = 32
+"""Texture slots the Unity shader blends (expressions, then a rig's textured shapes): eight float4 weight vectors, one
+Texture2DArray slice each. The package's PROMPTFACE_MAX_EXPRESSIONS (PromptFaceBlend.hlsl) and
+PromptFaceBlend.MaxExpressions (C#) are the same number; tests/unity checks that they agree."""
 SIDECAR_RIG_KINDS = (ARKIT_RIG,)
 """The rigs a sidecar can describe; a face without a rig (a shape key per prompt) has no "rig" at all."""
 

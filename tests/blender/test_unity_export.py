@@ -16,7 +16,7 @@ import addon
 from addon.core.coordinates import blender_to_unity
 from addon.core.errors import PromptFaceError
 from addon.core.schedule import parse_schedule
-from addon.core.unity_sidecar import SIDECAR_SCHEMA
+from addon.core.unity_sidecar import MAX_UNITY_EXPRESSIONS, SIDECAR_SCHEMA
 from addon.scene.build import build_face
 from addon.scene.face_object import expression_keys, shape_key_coordinates
 from addon.scene.texture_blend_nodes import BLEND_NODE_NAME, EDGE_HIGH_SOCKET, EDGE_LOW_SOCKET
@@ -128,9 +128,11 @@ def test_the_sidecar_carries_the_blend_edges_set_in_blender(face, tmp_path):
 
 
 def test_more_expressions_than_the_shader_blends_is_refused_before_writing(tmp_path):
-    many = write_plane_set(tmp_path / "many", names=tuple(f"mood_{i}" for i in range(17)), texture_size=4)
+    too_many = MAX_UNITY_EXPRESSIONS + 1
+    many = write_plane_set(tmp_path / "many", names=tuple(f"mood_{i}" for i in range(too_many)), texture_size=4)
     face = build_face(many)
-    with pytest.raises(PromptFaceError, match="at most 16 expressions and the face has 17"):
+    with pytest.raises(PromptFaceError, match=f"at most {MAX_UNITY_EXPRESSIONS} expressions and the face has "
+                                              f"{too_many}"):
         export_unity(face, tmp_path / "unity")
     assert list((tmp_path / "unity").iterdir()) == []
 

@@ -16,8 +16,9 @@ def saturate(x):
     return np.clip(x, F32(0.0), F32(1.0))
 
 
-# hlsl: #define PROMPTFACE_MAX_EXPRESSIONS 16
-MAX_EXPRESSIONS = 16
+# hlsl: #define PROMPTFACE_MAX_EXPRESSIONS 32
+MAX_EXPRESSIONS = 32
+WEIGHT_VECTORS = MAX_EXPRESSIONS // 4
 
 
 def smoothstep(edge_low, edge_high, x):
@@ -34,21 +35,28 @@ def effective_weight(mask, weight, edge_low, edge_high):
     return (F32(1.0) - mask) * weight + mask * smoothstep(edge_low, edge_high, weight)
 
 
-def expression_weight(weights0, weights1, weights2, weights3, k):
-    # hlsl: float PromptFaceWeight(float4 weights0, float4 weights1, float4 weights2, float4 weights3, int k)
-    # hlsl: float4 group = k < 4 ? weights0 : (k < 8 ? weights1 : (k < 12 ? weights2 : weights3));
-    group = weights0 if k < 4 else (weights1 if k < 8 else (weights2 if k < 12 else weights3))
+def expression_weight(weights0, weights1, weights2, weights3, weights4, weights5, weights6, weights7, k):
+    # hlsl: float PromptFaceWeight(float4 weights0, float4 weights1, float4 weights2, float4 weights3, float4 weights4,
+    # hlsl: float4 weights5, float4 weights6, float4 weights7, int k)
+    # hlsl: float4 low = k < 8 ? (k < 4 ? weights0 : weights1) : (k < 12 ? weights2 : weights3);
+    low = (weights0 if k < 4 else weights1) if k < 8 else (weights2 if k < 12 else weights3)
+    # hlsl: float4 high = k < 24 ? (k < 20 ? weights4 : weights5) : (k < 28 ? weights6 : weights7);
+    high = (weights4 if k < 20 else weights5) if k < 24 else (weights6 if k < 28 else weights7)
+    # hlsl: float4 group = k < 16 ? low : high;
+    group = low if k < 16 else high
     # hlsl: return group[k & 3];
     return group[k & 3]
 
 
-def blend(base, expression_slices, mask_slices, count, weights0, weights1, weights2, weights3, edge_low, edge_high):
+def blend(base, expression_slices, mask_slices, count, weights0, weights1, weights2, weights3, weights4, weights5,
+          weights6, weights7, edge_low, edge_high):
     """base (H,W,3), expression_slices (K,H,W,3), mask_slices (K,H,W): the arrays' texels as the shader reads them
-    (colour sRGB-decoded, masks as stored); weights0..3: the four float4 vectors. Returns (H,W,3) float32."""
+    (colour sRGB-decoded, masks as stored); weights0..7: the eight float4 vectors. Returns (H,W,3) float32."""
     base = base.astype(F32)
     edge_low, edge_high = F32(edge_low), F32(edge_high)
     # hlsl: float3 PromptFaceBlend(float3 base, float2 uv, int count, float4 weights0, float4 weights1, float4 weights2,
-    # hlsl: float4 weights3, float edgeLow, float edgeHigh)
+    # hlsl: float4 weights3, float4 weights4, float4 weights5, float4 weights6, float4 weights7,
+    # hlsl: float edgeLow, float edgeHigh)
     # hlsl: float2 dx = ddx(uv);
     # hlsl: float2 dy = ddy(uv);
     # hlsl: float3 blended = base;
@@ -57,8 +65,10 @@ def blend(base, expression_slices, mask_slices, count, weights0, weights1, weigh
     used = min(count, MAX_EXPRESSIONS)
     # hlsl: [loop] for (int k = 0; k < used; k++)
     for k in range(used):
-        # hlsl: float weight = PromptFaceWeight(weights0, weights1, weights2, weights3, k);
-        weight = F32(expression_weight(weights0, weights1, weights2, weights3, k))
+        # hlsl: float weight = PromptFaceWeight(weights0, weights1, weights2, weights3, weights4, weights5, weights6,
+        # hlsl: weights7, k);
+        weight = F32(expression_weight(weights0, weights1, weights2, weights3, weights4, weights5, weights6, weights7,
+                                       k))
         # hlsl: if (weight <= 0.0) continue;
         if weight <= 0.0:
             continue
@@ -102,8 +112,8 @@ def blend_shape_indices(mesh_names: list[str], names: list[str]) -> list[int]:
 
 
 def shader_weights(mesh_names: list[str], mesh_percents: list[float], names: list[str]) -> np.ndarray:
-    """The 16 shader weights the component sets for a mesh whose blendshapes `mesh_names` hold `mesh_percents`
-    (0-100), with the material's expressions `names` in slice order."""
+    """The MAX_EXPRESSIONS shader weights the component sets for a mesh whose blendshapes `mesh_names` hold
+    `mesh_percents` (0-100), with the material's expressions `names` in slice order."""
     indices = blend_shape_indices(mesh_names, names)
     weights = np.zeros(MAX_EXPRESSIONS, F32)
     for k in range(MAX_EXPRESSIONS):
@@ -116,4 +126,4 @@ def shader_weights(mesh_names: list[str], mesh_percents: list[float], names: lis
 
 def packed_weights(weights: np.ndarray) -> list[np.ndarray]:
     # cs: packed[i] = new Vector4(weights[4 * i], weights[4 * i + 1], weights[4 * i + 2], weights[4 * i + 3]);
-    return [weights[4 * i:4 * i + 4] for i in range(MAX_EXPRESSIONS // 4)]
+    return [weights[4 * i:4 * i + 4] for i in range(WEIGHT_VECTORS)]

@@ -2,16 +2,23 @@
 import dataclasses
 
 from addon.core.arkit import ARKIT_SHAPES, VISEMES
-from addon.core.unity_sidecar import SidecarExpression, SidecarTimeline, UnitySidecar, sidecar_rig
+from addon.core.unity_sidecar import (MAX_UNITY_EXPRESSIONS, SidecarExpression, SidecarTimeline, UnitySidecar,
+                                      sidecar_rig)
 
-TEXTURED = {name: (f"textures/rig.{name}.texture.png", f"textures/rig.{name}.mask.png")
-            for name in ("browInnerUp", "tongueOut")}
+
+
+def textured(*names: str) -> dict[str, tuple[str, str]]:
+    """Textured rig shapes {shape: (texture, mask)}, for sidecar_rig."""
+    return {name: (f"textures/rig.{name}.texture.png", f"textures/rig.{name}.mask.png") for name in names}
+
+
+TEXTURED = textured("browInnerUp", "tongueOut")
 """Two textured rig shapes: a crease and the tongue."""
 POSES = {"happy": {"mouthSmileLeft": 0.8, "mouthSmileRight": 0.8, "cheekSquintLeft": 0.4}, **VISEMES}
 
 
 def sidecar(count: int = 2) -> UnitySidecar:
-    names = ["happy", "surprised", "angry"] + [f"mix_{i}" for i in range(20)]
+    names = ["happy", "surprised", "angry"] + [f"mix_{i}" for i in range(MAX_UNITY_EXPRESSIONS)]
     expressions = [SidecarExpression(name, f"textures/{name}.texture.png", f"textures/{name}.mask.png", name)
                    for name in names[:count]]
     return UnitySidecar(fbx="face.fbx", base_texture="textures/base_texture.png", expressions=expressions,

@@ -9,13 +9,13 @@ import math
 import numpy as np
 import pytest
 from shader_mirror import blend, packed_weights
-from sidecars import POSES, TEXTURED, rigged, sidecar
+from sidecars import POSES, TEXTURED, rigged, sidecar, textured
 
 from addon.core.arkit import ARKIT_SHAPES
 from addon.core.errors import TakeError
 from addon.core.face_takes import ARKIT_ALIASES, arkit_name
 from addon.core.texture_blend import blend_textures
-from addon.core.unity_sidecar import sidecar_document
+from addon.core.unity_sidecar import MAX_UNITY_EXPRESSIONS, sidecar_document
 
 
 def write_sidecar(tmp_path, document: dict):
@@ -40,7 +40,8 @@ def blendshape_weights(lines: list[str]) -> dict[str, float]:
 
 def shader_weights(lines: list[str]) -> np.ndarray:
     weights = values(lines, "shader")
-    return np.array([float(weights[str(k)]) for k in range(16)], np.float32)
+    assert len(weights) == MAX_UNITY_EXPRESSIONS
+    return np.array([float(weights[str(k)]) for k in range(MAX_UNITY_EXPRESSIONS)], np.float32)
 
 
 def errors(lines: list[str]) -> list[str]:
@@ -121,7 +122,9 @@ REFUSED_BY_THE_PACKAGE = {
     "a pose weight above 1": (lambda r: r["poses"][0]["weights"][0].update(weight=1.5), "ARKit shapes at weights 0-1"),
     "a pose of an unknown shape": (lambda r: r["poses"][0]["weights"][0].update(shape="smile"),
                                    "ARKit shapes at weights 0-1"),
-    "seventeen slots": (lambda r: r["textured"].extend(r["textured"][:1] * 13), "at most 16 blendshapes together"),
+    "one slot too many": (lambda r: r["textured"].extend(r["textured"][:1] * (MAX_UNITY_EXPRESSIONS - 3)),
+                          f"at most {MAX_UNITY_EXPRESSIONS} blendshapes together, the shader's slots; got "
+                          f"{MAX_UNITY_EXPRESSIONS + 1}"),
 }
 
 
@@ -219,9 +222,9 @@ def test_the_textured_shapes_blend_from_the_arkit_weights(assemblies, rig_sideca
     the ARKit weights, found by name like the expressions', prefix or not."""
     mesh = ["Face.tongueOut", "surprised", *[name for name in ARKIT_SHAPES if name != "tongueOut"], "happy"]
     lines = run_face(assemblies, rig_sidecar, mesh, ["set tongueOut 0.4", "set browInnerUp 0.9", "set jawOpen 1"])
-    np.testing.assert_allclose(shader_weights(lines), [0, 0, 0.9, 0.4] + [0] * 12, atol=1e-7)
+    np.testing.assert_allclose(shader_weights(lines), [0, 0, 0.9, 0.4] + [0] * (MAX_UNITY_EXPRESSIONS - 4), atol=1e-7)
     lines = run_face(assemblies, rig_sidecar, mesh, ["pose viseme_TH"])  # tongueOut 0.4
-    np.testing.assert_allclose(shader_weights(lines), [0, 0, 0, 0.4] + [0] * 12, atol=1e-7)
+    np.testing.assert_allclose(shader_weights(lines), [0, 0, 0, 0.4] + [0] * (MAX_UNITY_EXPRESSIONS - 4), atol=1e-7)
 
 
 def test_arkit_weights_to_blended_texture_end_to_end(assemblies, rig_sidecar):
@@ -233,3 +236,19 @@ def test_arkit_weights_to_blended_texture_end_to_end(assemblies, rig_sidecar):
     masks = rng.choice([0.0, 0.6, 1.0], size=(slots, 6, 6))
     actual = blend(base, textures, masks, slots, *packed_weights(shader_weights(lines)), 0.35, 0.65)
     np.testing.assert_allclose(actual, blend_textures(base, textures, masks, [0.0, 0.0, 0.55, 0.8]), atol=2e-6)
+
+
+def test_a_face_with_twenty_textured_shapes_blends_them_in_every_slot(assemblies, tmp_path):
+    """An ARKit face's ~20 textured shapes (creases, tongue) after its prompts' expressions fill all the slots; the
+    package takes the sidecar, and shapes past the first sixteen slots drive their own weights."""
+    shapes = ARKIT_SHAPES[-20:]
+    count = MAX_UNITY_EXPRESSIONS - len(shapes)
+    document = sidecar_document(rigged(count, textured=textured(*shapes)))
+    expressions = [expression["blendshape"] for expression in document["expressions"]]
+    lines = run_face(assemblies, write_sidecar(tmp_path, document), [*expressions, *ARKIT_SHAPES],
+                     [f"set {shapes[-1]} 0.7", f"set {shapes[16 - count]} 0.3", f"set {shapes[0]} 0.5"])
+    assert errors(lines) == [] and not any(line.startswith("refused ") for line in lines), lines
+    assert values(lines, "sidecar")["slots"] == ",".join([*expressions, *shapes])
+    expected = np.zeros(MAX_UNITY_EXPRESSIONS, np.float32)
+    expected[[count, 16, MAX_UNITY_EXPRESSIONS - 1]] = [0.5, 0.3, 0.7]
+    np.testing.assert_allclose(shader_weights(lines), expected, atol=1e-7)

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shader_mirror
-from shader_mirror import blend, packed_weights
+from shader_mirror import MAX_EXPRESSIONS, blend, expression_weight, packed_weights
 
 from addon.core.texture_blend import blend_textures, effective_weight
 
@@ -54,8 +54,11 @@ CASES = {
     "no expressions": (0, [], (0.35, 0.65)),
     "one, halfway": (1, [0.5], (0.35, 0.65)),
     "three, mixed, one at rest": (3, [0.7, 0.0, 0.3], (0.35, 0.65)),
-    "all sixteen at full": (16, [1.0] * 16, (0.35, 0.65)),
-    "sixteen, graded, overshooting the clamp": (16, list(np.linspace(0.0, 1.0, 16)), (0.35, 0.65)),
+    "sixteen, graded": (16, list(np.linspace(0.0, 1.0, 16)), (0.35, 0.65)),
+    "twenty, a rig's shapes past the fourth vector": (20, list(np.linspace(0.05, 0.9, 20)), (0.35, 0.65)),
+    "all slots at full": (MAX_EXPRESSIONS, [1.0] * MAX_EXPRESSIONS, (0.35, 0.65)),
+    "all slots, graded, overshooting the clamp": (MAX_EXPRESSIONS, list(np.linspace(0.0, 1.0, MAX_EXPRESSIONS)),
+                                                  (0.35, 0.65)),
     "custom edges": (4, [0.1, 0.4, 0.6, 0.95], (0.2, 0.9)),
     "edges at the ends": (2, [0.0001, 0.9999], (0.0, 1.0)),
 }
@@ -65,7 +68,7 @@ CASES = {
 def test_the_shader_mirror_equals_the_reference(count, weights, edges):
     base, textures, masks = textures_and_masks(count, seed=count)
     weights = np.array(weights, dtype=np.float64)
-    vectors = packed_weights(np.pad(weights, (0, 16 - count)).astype(np.float32))
+    vectors = packed_weights(np.pad(weights, (0, MAX_EXPRESSIONS - count)).astype(np.float32))
     expected = blend_textures(base, textures, masks, weights, *edges)
     actual = blend(base, textures, masks, count, *vectors, *edges)
     np.testing.assert_allclose(actual, expected, atol=2e-6)
@@ -82,6 +85,26 @@ def test_the_cases_exercise_the_smoothstep_where_masks_are_set():
 
 def test_expressions_beyond_the_count_are_not_read():
     base, textures, masks = textures_and_masks(4, seed=4)
-    vectors = packed_weights(np.full(16, 0.8, np.float32))  # stale weights past the count must not matter
+    vectors = packed_weights(np.full(MAX_EXPRESSIONS, 0.8, np.float32))  # stale weights past the count must not matter
     np.testing.assert_allclose(blend(base, textures, masks, 2, *vectors, 0.35, 0.65),
                                blend_textures(base, textures[:2], masks[:2], [0.8, 0.8]), atol=2e-6)
+
+
+def test_each_slot_reads_its_own_weight():
+    """The shader picks weight k out of the eight vectors by selects: every slot, in every vector and lane."""
+    weights = np.arange(1, MAX_EXPRESSIONS + 1, dtype=np.float32) / MAX_EXPRESSIONS
+    vectors = packed_weights(weights)
+    assert len(vectors) == 8
+    assert [expression_weight(*vectors, k) for k in range(MAX_EXPRESSIONS)] == list(weights)
+
+
+def test_slots_at_rest_are_not_sampled():
+    """Only slots with a weight above 0 are read: a slot whose slices are NaN changes nothing while at rest."""
+    base, textures, masks = textures_and_masks(MAX_EXPRESSIONS, seed=7)
+    weights = np.zeros(MAX_EXPRESSIONS, np.float32)
+    weights[[3, 17, 30]] = [0.6, 0.25, 0.9]
+    resting = weights == 0
+    textures[resting], masks[resting] = np.nan, np.nan
+    actual = blend(base, textures, masks, MAX_EXPRESSIONS, *packed_weights(weights), 0.35, 0.65)
+    expected = blend_textures(base, textures[~resting], masks[~resting], weights[~resting])
+    np.testing.assert_allclose(actual, expected, atol=2e-6)

@@ -1,25 +1,32 @@
 """The Unity shaders: the shared blend include compiles as HLSL (glslang's HLSL front end, Debian glslang-tools), and
-the two .shader files agree with it and with the C# that feeds them. ShaderLab and Unity's shader libraries cannot be
-compiled without Unity; these checks cover what can be read."""
+the two .shader files agree with it and with the C# that feeds them, and the shader, the component and the sidecar
+schema have the same number of texture slots. ShaderLab and Unity's shader libraries cannot be compiled without
+Unity; these checks cover what can be read."""
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import shader_mirror
+
+from addon.core.unity_sidecar import MAX_UNITY_EXPRESSIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 SHADERS = ROOT / "unity_export" / "Shaders"
 INCLUDE = SHADERS / "PromptFaceBlend.hlsl"
 SHADER_FILES = [SHADERS / "PromptFaceBuiltin.shader", SHADERS / "PromptFaceURP.shader"]
-COMPONENT = ROOT / "unity_export" / "Runtime" / "PromptFaceBlend.cs"
 ASSETS = ROOT / "unity_export" / "Editor" / "PromptFaceAssets.cs"
 
 # A fragment shader around the include, with the sampling macros defined the way the Built-in shader defines them.
 ENTRY = """
 Texture2DArray _ExpressionTextures; SamplerState sampler_ExpressionTextures;
 Texture2DArray _ExpressionMasks; SamplerState sampler_ExpressionMasks;
-cbuffer Material { float4 w0; float4 w1; float4 w2; float4 w3; float count; float edgeLow; float edgeHigh; };
+cbuffer Material
+{
+    float4 w0; float4 w1; float4 w2; float4 w3; float4 w4; float4 w5; float4 w6; float4 w7;
+    float count; float edgeLow; float edgeHigh;
+};
 #define PROMPTFACE_SAMPLE_EXPRESSION(k, uv, dx, dy) \\
     _ExpressionTextures.SampleGrad(sampler_ExpressionTextures, float3(uv, k), dx, dy).rgb
 #define PROMPTFACE_SAMPLE_MASK(k, uv, dx, dy) \\
@@ -27,7 +34,9 @@ cbuffer Material { float4 w0; float4 w1; float4 w2; float4 w3; float count; floa
 #include "PromptFaceBlend.hlsl"
 float4 main(float2 uv : TEXCOORD0) : SV_Target
 {
-    return float4(PromptFaceBlend(float3(0.5, 0.5, 0.5), uv, (int)count, w0, w1, w2, w3, edgeLow, edgeHigh), 1.0);
+    float3 blended = PromptFaceBlend(float3(0.5, 0.5, 0.5), uv, (int)count, w0, w1, w2, w3, w4, w5, w6, w7, edgeLow,
+                                     edgeHigh);
+    return float4(blended, 1.0);
 }
 """
 
@@ -74,12 +83,46 @@ def test_both_shaders_blend_with_the_include_and_define_its_sampling():
         assert text.count("PromptFaceBlend(base, ") == 1, shader.name
 
 
-def test_the_shaders_have_the_properties_the_csharp_sets():
+def component_limits(assemblies) -> dict[str, str]:
+    """The component's MaxExpressions and WeightProperties, as the compiled C# has them."""
+    return dict(line.split("=", 1) for line in assemblies.run("limits"))
+
+
+def include_slots() -> int:
+    return int(re.search(r"^#define PROMPTFACE_MAX_EXPRESSIONS (\d+)$", INCLUDE.read_text(), flags=re.MULTILINE)
+               .group(1))
+
+
+def test_the_shader_the_component_and_the_sidecar_have_the_same_slots(assemblies):
+    """One number on each side, the same number: the include's PROMPTFACE_MAX_EXPRESSIONS, the component's
+    MaxExpressions (which the importer checks sidecars against), the exporter's MAX_UNITY_EXPRESSIONS (the schema's
+    maxItems and the run-time check), and the numpy mirror's."""
+    slots = include_slots()
+    assert int(component_limits(assemblies)["MaxExpressions"]) == slots
+    assert MAX_UNITY_EXPRESSIONS == slots
+    assert shader_mirror.MAX_EXPRESSIONS == slots
+    assert slots == 32 and slots % 4 == 0
+
+
+def test_every_slot_has_a_weight_vector_lane_and_an_expression_count_that_reaches_it(assemblies):
+    vectors = [f"_ExpressionWeights{i}" for i in range(include_slots() // 4)]
+    assert component_limits(assemblies)["WeightProperties"].split(",") == vectors
+    include = INCLUDE.read_text()
+    assert all(f"float4 weights{i}" in include for i in range(len(vectors)))
+    assert f"float4 weights{len(vectors)}" not in include
+    for shader in SHADER_FILES:
+        text = shader.read_text()
+        assert [name for name in shader_properties(text) if name.startswith("_ExpressionWeights")] == vectors
+        call = " ".join(text[text.index("PromptFaceBlend(base, "):].split(";", 1)[0].split())
+        assert ", ".join(vectors) in call, shader.name
+        assert re.search(rf'_ExpressionCount \("Expression Count", Range\(0, {include_slots()}\)\)', text), shader.name
+
+
+def test_the_shaders_have_the_properties_the_csharp_sets(assemblies):
     builtin, urp = (shader_properties(shader.read_text()) for shader in SHADER_FILES)
     assert builtin == urp
     set_by_editor = re.findall(r'material\.Set(?:Texture|Float)\("(\w+)"', ASSETS.read_text())
-    set_by_component = re.findall(r'"(_ExpressionWeights\d)"', COMPONENT.read_text())
-    assert set_by_component == [f"_ExpressionWeights{i}" for i in range(4)]
+    set_by_component = component_limits(assemblies)["WeightProperties"].split(",")
     assert set(set_by_editor) | set(set_by_component) <= set(builtin)
     assert {"_BaseMap", "_ExpressionTextures", "_ExpressionMasks", "_ExpressionCount", "_EdgeLow",
             "_EdgeHigh"} <= set(set_by_editor)

@@ -8,12 +8,12 @@ import json
 import jsonschema
 import pytest
 
-from sidecars import POSES, TEXTURED, rigged, sidecar
+from sidecars import POSES, TEXTURED, rigged, sidecar, textured
 
 from addon.core.arkit import ARKIT_SHAPES
 from addon.core.errors import PromptFaceError
-from addon.core.unity_sidecar import (SIDECAR_SCHEMA, SidecarExpression, SidecarTimeline, sidecar_document,
-                                      sidecar_json, sidecar_name)
+from addon.core.unity_sidecar import (MAX_UNITY_EXPRESSIONS, SIDECAR_SCHEMA, SidecarExpression, SidecarTimeline,
+                                      sidecar_document, sidecar_json, sidecar_name)
 
 VALIDATOR = jsonschema.Draft202012Validator(SIDECAR_SCHEMA)
 
@@ -56,7 +56,8 @@ REFUSED_BY_THE_SCHEMA = {
     "fps 0": (lambda d: d["timeline"].update(fps=0), ["timeline", "fps"]),
     "frame as text": (lambda d: d["timeline"].update(frame_end="73"), ["timeline", "frame_end"]),
     "a boolean frame": (lambda d: d["timeline"].update(frame_start=True), ["timeline", "frame_start"]),
-    "seventeen expressions": (lambda d: d["expressions"].extend(d["expressions"][:1] * 15), ["expressions"]),
+    "one expression more than the slots": (
+        lambda d: d["expressions"].extend(d["expressions"][:1] * (MAX_UNITY_EXPRESSIONS - 1)), ["expressions"]),
 }
 
 
@@ -90,10 +91,11 @@ def test_a_blendshape_listed_twice_is_refused():
         sidecar_document(dataclasses.replace(twice, expressions=twice.expressions * 2))
 
 
-def test_sixteen_expressions_at_most():
-    VALIDATOR.validate(sidecar_document(sidecar(16)))
-    with pytest.raises(PromptFaceError, match="17 expressions; the Unity shader blends at most 16"):
-        sidecar_document(sidecar(17))
+def test_thirty_two_expressions_at_most():
+    assert MAX_UNITY_EXPRESSIONS == 32
+    VALIDATOR.validate(sidecar_document(sidecar(32)))
+    with pytest.raises(PromptFaceError, match="33 expressions; the Unity shader blends at most 32"):
+        sidecar_document(sidecar(33))
 
 
 def test_sidecar_name_follows_the_fbx():
@@ -161,6 +163,8 @@ RIGS_REFUSED_BY_THE_SCHEMA = {
     "poses as an object": (lambda r: r.update(poses={"happy": {"jawOpen": 0.5}}), [["rig", "poses"]]),
     "no poses": (lambda r: r.pop("poses"), [["rig"]]),
     "an unknown field": (lambda r: r.update(bones=[]), [["rig"]]),
+    "one textured shape more than the slots": (
+        lambda r: r["textured"].extend(r["textured"][:1] * (MAX_UNITY_EXPRESSIONS - 1)), [["rig", "textured"]]),
 }
 
 
@@ -194,11 +198,20 @@ def test_a_bad_rig_is_refused_naming_the_problem(changes, message):
         sidecar_document(rigged(**changes))
 
 
-def test_expressions_and_textured_shapes_share_the_sixteen_slots():
-    VALIDATOR.validate(sidecar_document(rigged(14)))
-    with pytest.raises(PromptFaceError, match="15 expressions and 2 textured rig shapes; the Unity shader blends at "
-                                              "most 16"):
-        sidecar_document(rigged(15))
+def test_expressions_and_textured_shapes_share_the_thirty_two_slots():
+    VALIDATOR.validate(sidecar_document(rigged(30)))
+    with pytest.raises(PromptFaceError, match="31 expressions and 2 textured rig shapes; the Unity shader blends at "
+                                              "most 32"):
+        sidecar_document(rigged(31))
+
+
+def test_an_arkit_face_with_twenty_textured_shapes_fits_beside_its_prompts():
+    """An ARKit rig brings up to ~20 textured shapes (creases, tongue) on top of its prompts' textures."""
+    creases = textured(*ARKIT_SHAPES[:20])
+    VALIDATOR.validate(sidecar_document(rigged(12, textured=creases)))
+    with pytest.raises(PromptFaceError, match="13 expressions and 20 textured rig shapes; the Unity shader blends at "
+                                              "most 32"):
+        sidecar_document(rigged(13, textured=creases))
 
 
 def test_a_rig_without_textured_shapes_or_poses_is_valid():

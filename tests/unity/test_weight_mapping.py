@@ -3,7 +3,7 @@
 mirror with the reference: a shape key's value v is exported as DeformPercent 100·v."""
 import numpy as np
 import pytest
-from shader_mirror import blend, packed_weights, shader_weights
+from shader_mirror import MAX_EXPRESSIONS, blend, packed_weights, shader_weights
 
 from addon.core.texture_blend import blend_textures
 
@@ -22,6 +22,11 @@ CASES = {
                             ["happy", "browInnerUp", "tongueOut"]),
     "outside 0-100": (["a", "b", "c"], [-5.0, 150.0, 100.0], ["a", "b", "c"]),
     "sixteen": ([f"e{i}" for i in range(16)], list(np.linspace(0, 100, 16)), [f"e{i}" for i in reversed(range(16))]),
+    "every slot": ([f"e{i}" for i in range(MAX_EXPRESSIONS)], list(np.linspace(0, 100, MAX_EXPRESSIONS)),
+                   [f"e{i}" for i in reversed(range(MAX_EXPRESSIONS))]),
+    "twelve expressions and twenty rig shapes": (
+        [f"Face.rig_{i}" for i in range(20)] + [f"mood_{i}" for i in range(12)], list(np.linspace(100, 5, 32)),
+        [f"mood_{i}" for i in range(12)] + [f"rig_{i}" for i in range(20)]),
     "no expressions": (["happy"], [30.0], []),
 }
 

@@ -13,7 +13,7 @@ namespace PromptFace
     /// 0-1 weights, looked up by name in the order of the material's texture-array slices. It runs in LateUpdate, after
     /// the Animator has written the frame's weights, and in edit mode, so scrubbing the Animation window updates the
     /// texture too. The weights go through the renderer's MaterialPropertyBlock, so the shared material asset is never
-    /// modified, and only the four weight vectors in that block are ever written. An ARKit rig's textured shapes
+    /// modified, and only the weight vectors in that block are ever written. An ARKit rig's textured shapes
     /// (creases, tongue) are slots like the expressions, so whatever sets their blendshape weights (PromptFaceArkit,
     /// a lip-sync tool) blends their textures.
     /// </remarks>
@@ -24,14 +24,13 @@ namespace PromptFace
     [AddComponentMenu("PromptFace/PromptFace Blend")]
     public sealed class PromptFaceBlend : MonoBehaviour
     {
-        /// <summary>Expressions the shader blends: four float4 weight vectors.</summary>
-        public const int MaxExpressions = 16;
+        /// <summary>Texture slots the shader blends, the expressions then an ARKit rig's textured shapes: its
+        /// PROMPTFACE_MAX_EXPRESSIONS (PromptFaceBlend.hlsl), weights packed four to a float4 vector.</summary>
+        public const int MaxExpressions = 32;
 
-        /// <summary>The shader properties holding weights 4i..4i+3.</summary>
-        public static readonly string[] WeightProperties =
-        {
-            "_ExpressionWeights0", "_ExpressionWeights1", "_ExpressionWeights2", "_ExpressionWeights3",
-        };
+        /// <summary>The shader properties holding weights 4i..4i+3: _ExpressionWeights0 to _ExpressionWeights7.
+        /// </summary>
+        public static readonly string[] WeightProperties = WeightPropertyNames();
 
         [Tooltip("The face's renderer, whose blendshapes drive the texture blend.")]
         [SerializeField] SkinnedMeshRenderer faceRenderer;
@@ -151,6 +150,16 @@ namespace PromptFace
                 bool present = k < indices.Length && indices[k] >= 0;
                 weights[k] = present ? ShaderWeight(renderer.GetBlendShapeWeight(indices[k])) : 0f;
             }
+        }
+
+        static string[] WeightPropertyNames()
+        {
+            var names = new string[MaxExpressions / 4];
+            for (int i = 0; i < names.Length; i++)
+            {
+                names[i] = "_ExpressionWeights" + i;
+            }
+            return names;
         }
 
         /// <summary>Weights four to a vector: packed[i] = (w[4i], w[4i+1], w[4i+2], w[4i+3]).</summary>

@@ -9,7 +9,7 @@ Shader "PromptFace/Face Blend (URP)"
         [MainTexture] _BaseMap ("Base Texture (neutral)", 2D) = "white" {}
         [NoScaleOffset] _ExpressionTextures ("Expression Textures", 2DArray) = "" {}
         [NoScaleOffset] _ExpressionMasks ("Change Masks (linear)", 2DArray) = "" {}
-        [IntRange] _ExpressionCount ("Expression Count", Range(0, 16)) = 0
+        [IntRange] _ExpressionCount ("Expression Count", Range(0, 32)) = 0
         _EdgeLow ("Smoothstep Edge Low", Range(0, 1)) = 0.35
         _EdgeHigh ("Smoothstep Edge High", Range(0, 1)) = 0.65
         _Smoothness ("Smoothness", Range(0, 1)) = 0.4
@@ -17,6 +17,10 @@ Shader "PromptFace/Face Blend (URP)"
         [HideInInspector] _ExpressionWeights1 ("Weights 5-8", Vector) = (0, 0, 0, 0)
         [HideInInspector] _ExpressionWeights2 ("Weights 9-12", Vector) = (0, 0, 0, 0)
         [HideInInspector] _ExpressionWeights3 ("Weights 13-16", Vector) = (0, 0, 0, 0)
+        [HideInInspector] _ExpressionWeights4 ("Weights 17-20", Vector) = (0, 0, 0, 0)
+        [HideInInspector] _ExpressionWeights5 ("Weights 21-24", Vector) = (0, 0, 0, 0)
+        [HideInInspector] _ExpressionWeights6 ("Weights 25-28", Vector) = (0, 0, 0, 0)
+        [HideInInspector] _ExpressionWeights7 ("Weights 29-32", Vector) = (0, 0, 0, 0)
     }
     SubShader
     {
@@ -60,6 +64,10 @@ Shader "PromptFace/Face Blend (URP)"
                 float4 _ExpressionWeights1;
                 float4 _ExpressionWeights2;
                 float4 _ExpressionWeights3;
+                float4 _ExpressionWeights4;
+                float4 _ExpressionWeights5;
+                float4 _ExpressionWeights6;
+                float4 _ExpressionWeights7;
                 float _ExpressionCount;
                 float _EdgeLow;
                 float _EdgeHigh;
@@ -106,7 +114,8 @@ Shader "PromptFace/Face Blend (URP)"
                 float3 base = SAMPLE_TEXTURE2D(_BaseMap, sampler_BaseMap, input.uv).rgb;
                 float3 albedo = PromptFaceBlend(base, input.uv, (int)_ExpressionCount, _ExpressionWeights0,
                                                 _ExpressionWeights1, _ExpressionWeights2, _ExpressionWeights3,
-                                                _EdgeLow, _EdgeHigh);
+                                                _ExpressionWeights4, _ExpressionWeights5, _ExpressionWeights6,
+                                                _ExpressionWeights7, _EdgeLow, _EdgeHigh);
 
                 InputData lighting = (InputData)0;
                 lighting.positionWS = input.positionWS;

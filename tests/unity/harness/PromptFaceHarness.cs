@@ -2,8 +2,9 @@
 // what it computed, one value per line, for tests/unity to compare with the numpy mirror and the schema.
 //
 //   weights     stdin: the mesh's blendshape names (comma-separated), their weights 0-100 (space-separated), the
-//               component's expression names (comma-separated); stdout: the 16 shader weights from the renderer's
-//               MaterialPropertyBlock, as the component leaves them after Apply().
+//               component's expression names (comma-separated); stdout: the MaxExpressions shader weights from the
+//               renderer's MaterialPropertyBlock, as the component leaves them after Apply().
+//   limits      stdout: "MaxExpressions=N" and "WeightProperties=NAME,NAME,..." of the PromptFaceBlend component.
 //   settings    stdout: "name=value" for every ModelImporter setting ApplyToModel makes, and the clip Clips makes
 //               for frames 1..73 of a take.
 //   block       stdout: "stage name=value" for the renderer's property block after Apply() and after the component
@@ -19,8 +20,8 @@
 //               line on the PromptFaceArkit component the importer's ConfigureModel added (set NAME W, tryset NAME W,
 //               setmany N1=W1;N2=W2, index I W, get NAME, getindex I, has NAME, pose NAME, reset); stdout: what the
 //               import configured ("sidecar ...", "components ..."), "get"/"tryset"/"has" results, "error OP: TYPE:
-//               MESSAGE" for an operation that threw, warnings, then every blendshape's weight (0-100) and the 16
-//               shader weights after PromptFaceBlend.Apply(). A sidecar the package refuses: "refused MESSAGE".
+//               MESSAGE" for an operation that threw, warnings, then every blendshape's weight (0-100) and the
+//               MaxExpressions shader weights after PromptFaceBlend.Apply(). A sidecar the package refuses: "refused MESSAGE".
 using System;
 using System.Globalization;
 using System.Reflection;
@@ -36,6 +37,7 @@ public static class PromptFaceHarness
         switch (args.Length == 1 ? args[0] : "")
         {
             case "weights": Weights(); return 0;
+            case "limits": Limits(); return 0;
             case "block": PropertyBlock(); return 0;
             case "arrays": Arrays(); return 0;
             case "settings": Settings(); return 0;
@@ -45,7 +47,7 @@ public static class PromptFaceHarness
             case "arkit-order": foreach (string name in ArkitShapes.Names) Console.WriteLine(name); return 0;
             case "arkit-names": ArkitNames(); return 0;
             case "face": Face(); return 0;
-            default: Console.Error.WriteLine("usage: PromptFaceHarness.exe weights|block|settings|textures|arrays|sidecar|paths|arkit-order|arkit-names|face"); return 2;
+            default: Console.Error.WriteLine("usage: PromptFaceHarness.exe weights|limits|block|settings|textures|arrays|sidecar|paths|arkit-order|arkit-names|face"); return 2;
         }
     }
 
@@ -75,6 +77,12 @@ public static class PromptFaceHarness
                 Console.WriteLine(weight.ToString("R", CultureInfo.InvariantCulture));
             }
         }
+    }
+
+    static void Limits()
+    {
+        Console.WriteLine("MaxExpressions=" + PromptFaceBlend.MaxExpressions);
+        Console.WriteLine("WeightProperties=" + string.Join(",", PromptFaceBlend.WeightProperties));
     }
 
     static void PropertyBlock()
