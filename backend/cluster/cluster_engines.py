@@ -17,6 +17,9 @@ from backend.serving.errors import ServiceError
 
 log = logging.getLogger(__name__)
 
+# What clients (health, engines: open to anyone) learn of a cluster that could not be used; the log has the details.
+CLUSTER_UNUSABLE = "the Ray cluster could not be used (its address or its workers); the server log says why"
+
 
 class WorkerEngineNames:
     """What check_inputs asks of loaded engines (editor_for, reconstructor_for), answered from the workers'
@@ -51,9 +54,13 @@ class ClusterEngines:
         try:
             self.pool.start()
             self._described = self.pool.describe_when_loaded()
-        except Exception as error:
+        except PromptFaceError as error:  # the server's own log names the address; clients are told less
+            log.error("the cluster cannot be used: %s", error)
+            self.error = CLUSTER_UNUSABLE
+            return False
+        except Exception:
             log.exception("the cluster's workers failed to start")
-            self.error = f"{type(error).__name__}: {error}"
+            self.error = CLUSTER_UNUSABLE
             return False
         if not any(self._described):
             self.error = "no cluster worker loaded its engines"

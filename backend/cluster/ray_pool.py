@@ -7,6 +7,7 @@ written twice. Expressions reach the caller in the job's order whichever worker 
 """
 import itertools
 import logging
+import socket
 import time
 from collections import deque
 from typing import Callable, Iterator
@@ -45,6 +46,8 @@ class RayPool:
     def start(self) -> None:
         """Connect (or start a local Ray), then start the workers; each loads its engines."""
         if not ray.is_initialized():
+            if self._address not in (None, "auto"):
+                check_reachable(self._address)
             ray.init(address=self._address, include_dashboard=False, log_to_driver=False)
         gpus = int(ray.cluster_resources().get("GPU", 0))
         resources = {"num_gpus": 1} if gpus else {"num_cpus": self._cpus_per_worker}
@@ -154,6 +157,19 @@ class RayPool:
             if time.monotonic() > deadline:
                 ray.cancel(call)
                 raise PromptFaceError(_no_workers_message(self.worker_timeout_s))
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Refuse a HOST:PORT nothing answers on before ray.init, which would wait minutes for it."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise PromptFaceError(f"--ray-address {address!r} is not HOST:PORT (the cluster head's GCS port, 6379 by "
+                              "default), nor 'auto'")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as error:
+        raise PromptFaceError(f"no Ray cluster answers at {address} ({error.strerror or error}); start its head with "
+                              "`ray start --head` there, or check --ray-address") from None
 
 
 def _result(call: ray.ObjectRef):

@@ -10,6 +10,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="the [cluster] extra (Ray) is not installed")
 
+from addon.core.errors import PromptFaceError  # noqa: E402
 from addon.core.protocol import JobRequest  # noqa: E402
 from backend.cluster.cluster_engines import ClusterEngines  # noqa: E402
 from backend.cluster.ray_pool import RayPool  # noqa: E402
@@ -155,3 +156,19 @@ def test_without_cluster_ray_is_not_imported():
     code = ("import sys, backend.cli, backend.cli_commands, backend.serving.service, backend.serving.http_api, "
             "backend.serving.stdio_server; assert 'ray' not in sys.modules, 'ray was imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_a_wrong_cluster_address_is_refused_at_once_and_named_only_in_the_log():
+    from backend.cluster.ray_pool import check_reachable
+
+    with pytest.raises(PromptFaceError, match=r"no Ray cluster answers at 127.0.0.1:1 .*start its head"):
+        check_reachable("127.0.0.1:1")
+    with pytest.raises(PromptFaceError, match="is not HOST:PORT"):
+        check_reachable("head-node")
+    code = ("from backend.cluster.cluster_engines import ClusterEngines; from backend.cluster.ray_pool import RayPool; "
+            "from backend.engines import Engines; engines = ClusterEngines(RayPool(Engines.load, "
+            "address='127.0.0.1:1')); print(engines.load()); print(engines.error)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    loaded, error = run.stdout.splitlines()
+    assert loaded == "False" and "could not be used" in error and "127.0.0.1" not in error
+    assert "no Ray cluster answers at 127.0.0.1:1" in run.stderr  # the operator's log
