@@ -12,7 +12,7 @@ from addon.core.errors import PromptFaceError
 from addon.core.protocol import EDITORS, RECONSTRUCTORS, EngineInfo, EngineList, WorkerInfo
 from backend.errors import public_message
 from backend.pipeline import PipelineOptions, PreparedSubject, grow_expression_set
-from backend.cluster.ray_pool import RayPool, prepared_in_store
+from backend.cluster.ray_pool import LOAD_TIMEOUT_S, RayPool, prepared_in_store
 from backend.serving.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class ClusterEngines:
         could."""
         try:
             self.pool.start()
-            self._described = self.pool.describe_when_loaded()
+            self._described = self.pool.describe(timeout_s=LOAD_TIMEOUT_S)
         except PromptFaceError as error:  # the server's own log names the address; clients are told less
             log.error("the cluster cannot be used: %s", error)
             self.error = CLUSTER_UNUSABLE
@@ -62,8 +62,12 @@ class ClusterEngines:
             log.exception("the cluster's workers failed to start")
             self.error = CLUSTER_UNUSABLE
             return False
-        if not any(self._described):
-            self.error = "no cluster worker loaded its engines"
+        missing = sum(1 for worker in self._described if worker is None)
+        if missing:
+            log.error("%d of %d Ray workers did not load their engines (their log on the cluster says why)", missing,
+                      len(self._described))
+        if missing == len(self._described):
+            self.error = CLUSTER_UNUSABLE
             return False
         return True
 

@@ -12,6 +12,7 @@ import os
 import socket
 from typing import Callable
 
+from addon.core.arkit import ARKIT_RIG
 from backend.engines import Engines
 from backend.pipeline import (GeneratedExpression, PipelineOptions, PreparedSubject, arkit_rig_of, check_inputs,
                               edit_photos, finish_expression, prepare_subject, set_header)
@@ -39,7 +40,7 @@ class EngineWorker:
     def prepare(self, photo_bytes: bytes, photo_name: str, options: PipelineOptions) -> PreparedSubject:
         """Steps 1–4 (with the rig when the options ask for it), for the front to put in the object store."""
         prepared = prepare_subject(photo_bytes, photo_name, self.engines, options)
-        if options.rig == "arkit":
+        if options.rig == ARKIT_RIG:
             arkit_rig_of(prepared, self.engines, options)
         return prepared
 
@@ -50,7 +51,7 @@ class EngineWorker:
     def expression(self, prepared: PreparedSubject, name: str, prompt: str,
                    options: PipelineOptions) -> GeneratedExpression:
         """Steps 5–9 for one prompt."""
-        if prepared.arkit_rig is None and options.rig == "arkit":
+        if prepared.arkit_rig is None and options.rig == ARKIT_RIG:
             raise RuntimeError("the prepared subject came without its rig")
         editor = self.engines.editor_for(options.editor)
         edited = edit_photos(prepared.subject, [(name, prompt)], editor, self.engines)[0]

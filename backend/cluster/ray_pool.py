@@ -24,8 +24,10 @@ log = logging.getLogger(__name__)
 
 # A worker that died (its process killed, its node gone): the call is given to another one.
 WORKER_LOST = (RayActorError, ActorDiedError, ActorUnavailableError)
-# How long a describe() may take before the worker counts as down in health and engines (seconds).
-DESCRIBE_TIMEOUT_S = 5.0
+# How long the workers may take to describe themselves before one counts as down in health and engines (seconds).
+DESCRIBE_TIMEOUT_S = 1.0
+# How long starting workers may take to load their engines (seconds).
+LOAD_TIMEOUT_S = 900.0
 # How often a waiting job checks whether it was cancelled (seconds).
 WAIT_SLICE_S = 0.5
 
@@ -63,19 +65,9 @@ class RayPool:
 
     # -- what the workers are -------------------------------------------------------------------------------------
 
-    def describe(self) -> list[dict | None]:
-        """Each worker's describe(), None for one that does not answer within DESCRIBE_TIMEOUT_S."""
-        calls = [worker.describe.remote() for worker in self.workers]
-        described = []
-        for call in calls:
-            try:
-                described.append(ray.get(call, timeout=DESCRIBE_TIMEOUT_S))
-            except (GetTimeoutError, *WORKER_LOST):
-                described.append(None)
-        return described
-
-    def describe_when_loaded(self, timeout_s: float = 900.0) -> list[dict | None]:
-        """Each worker's describe() once it has loaded its engines (None for one that failed or timed out)."""
+    def describe(self, timeout_s: float = DESCRIBE_TIMEOUT_S) -> list[dict | None]:
+        """Each worker's describe(), asked of all at once; None for one that has not answered within timeout_s in
+        all (a worker Ray is restarting, or one that failed to load its engines)."""
         calls = [worker.describe.remote() for worker in self.workers]
         ray.wait(calls, num_returns=len(calls), timeout=timeout_s)
         described = []
@@ -83,7 +75,7 @@ class RayPool:
             try:
                 described.append(ray.get(call, timeout=0))
             except (GetTimeoutError, RayTaskError, *WORKER_LOST) as error:
-                log.error("a Ray worker did not load its engines: %s", error)
+                log.debug("a Ray worker did not describe itself: %s", error)
                 described.append(None)
         return described
 
